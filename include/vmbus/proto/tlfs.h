@@ -26,9 +26,9 @@
 #define HV_HYPERCALL_REP_COMP_MASK	(0xfffull << HV_HYPERCALL_REP_COMP_SHIFT)
 #define HV_HYPERCALL_REP_START_SHIFT	48
 #define HV_HYPERCALL_REP_START_MASK	(0xfffull << HV_HYPERCALL_REP_START_SHIFT)
-/* Bits that must be zero in the control word for a simple (non-rep) call:
- * 31:27 and 63:60 are reserved in every form. */
-#define HV_HYPERCALL_RSVD_MASK		0xf0000000f8000000ull
+/* Bits reserved (must be zero) in every form of the control word: 31:27,
+ * 47:44 and 63:60 (Linux HV_HYPERCALL_RSVD{0,1,2}_MASK). */
+#define HV_HYPERCALL_RSVD_MASK		0xf000f000f8000000ull
 
 /* Hypercall codes. */
 #define HVCALL_FLUSH_VIRTUAL_ADDRESS_SPACE	0x0002

@@ -133,6 +133,9 @@ struct vmbus_xfer_page_header {
 #define VMBUS_MONITOR_CONNECTION_ID	3u
 #define VMBUS_MONITOR_PORT_ID		3u
 #define VMBUS_MESSAGE_SINT		2u
+/* Newer Linux first tries INITIATE_CONTACT on this id (a paravisor relay
+ * answers it; a plain host fails the post) before falling back to 4. */
+#define VMBUS_MESSAGE_REDIRECT_CONNECTION_ID	0x800074u
 
 /* ---- Protocol versions (major << 16 | minor) ----------------------------- */
 
@@ -183,9 +186,46 @@ enum vmbus_channel_message_type {
 	CHANNELMSG_COUNT
 };
 
-/* The same names as the Linux enum, for readers grepping both. */
+/* Linux leaves 18..20 unnamed; OpenVMM names them (reserved channels,
+ * Win10 and later). */
+#define CHANNELMSG_OPEN_RESERVED_CHANNEL	CHANNELMSG_18
+#define CHANNELMSG_CLOSE_RESERVED_CHANNEL	CHANNELMSG_19
+#define CHANNELMSG_CLOSE_RESERVED_RESPONSE	CHANNELMSG_20
+/* OpenVMM only, version 6.0 (Copper) with the matching feature flags. */
+#define CHANNELMSG_MODIFY_CONNECTION		25
+#define CHANNELMSG_MODIFY_CONNECTION_RESPONSE	26
+#define CHANNELMSG_PAUSE			27
+#define CHANNELMSG_PAUSE_RESPONSE		28
+#define CHANNELMSG_RESUME			29
+
+/* The same values under the VMBUS_MSG_ prefix (QEMU's spelling). */
 #define VMBUS_MSG_OFFERCHANNEL		CHANNELMSG_OFFERCHANNEL
 #define VMBUS_MSG_RESCIND_CHANNELOFFER	CHANNELMSG_RESCIND_CHANNELOFFER
+#define VMBUS_MSG_REQUESTOFFERS		CHANNELMSG_REQUESTOFFERS
+#define VMBUS_MSG_ALLOFFERS_DELIVERED	CHANNELMSG_ALLOFFERS_DELIVERED
+#define VMBUS_MSG_OPENCHANNEL		CHANNELMSG_OPENCHANNEL
+#define VMBUS_MSG_OPENCHANNEL_RESULT	CHANNELMSG_OPENCHANNEL_RESULT
+#define VMBUS_MSG_CLOSECHANNEL		CHANNELMSG_CLOSECHANNEL
+#define VMBUS_MSG_GPADL_HEADER		CHANNELMSG_GPADL_HEADER
+#define VMBUS_MSG_GPADL_BODY		CHANNELMSG_GPADL_BODY
+#define VMBUS_MSG_GPADL_CREATED		CHANNELMSG_GPADL_CREATED
+#define VMBUS_MSG_GPADL_TEARDOWN	CHANNELMSG_GPADL_TEARDOWN
+#define VMBUS_MSG_GPADL_TORNDOWN	CHANNELMSG_GPADL_TORNDOWN
+#define VMBUS_MSG_RELID_RELEASED	CHANNELMSG_RELID_RELEASED
+#define VMBUS_MSG_INITIATE_CONTACT	CHANNELMSG_INITIATE_CONTACT
+#define VMBUS_MSG_VERSION_RESPONSE	CHANNELMSG_VERSION_RESPONSE
+#define VMBUS_MSG_UNLOAD		CHANNELMSG_UNLOAD
+#define VMBUS_MSG_UNLOAD_RESPONSE	CHANNELMSG_UNLOAD_RESPONSE
+#define VMBUS_MSG_TL_CONNECT_REQUEST	CHANNELMSG_TL_CONNECT_REQUEST
+#define VMBUS_MSG_MODIFYCHANNEL		CHANNELMSG_MODIFYCHANNEL
+#define VMBUS_MSG_TL_CONNECT_RESULT	CHANNELMSG_TL_CONNECT_RESULT
+#define VMBUS_MSG_MODIFYCHANNEL_RESPONSE CHANNELMSG_MODIFYCHANNEL_RESPONSE
+
+/* NTSTATUS values OpenVMM puts in result messages (open, GPADL created,
+ * TL connect, modify channel); zero is success, negative is failure. */
+#define VMBUS_STATUS_SUCCESS			0x00000000u
+#define VMBUS_STATUS_UNSUCCESSFUL		0x8000ffffu
+#define VMBUS_STATUS_CONNECTION_REFUSED		0xc0000236u
 
 /* A channel message is the payload of one SynIC message: at most 240 bytes. */
 #define VMBUS_MSG_MAX_SIZE		HV_MESSAGE_PAYLOAD_BYTE_COUNT
@@ -207,6 +247,8 @@ struct vmbus_channel_message_header {
 #define VMBUS_CHANNEL_PARENT_OFFER			0x0200
 #define VMBUS_CHANNEL_REQUEST_MONITORED_NOTIFICATION	0x0400
 #define VMBUS_CHANNEL_TLNPI_PROVIDER_OFFER		0x2000
+/* OpenVMM reuses 0x2, 0x4 and 0x8 for confidential VMs (confidential ring
+ * buffer, confidential external memory, pinned external memory). */
 
 struct vmbus_channel_offer_channel {
 	struct vmbus_channel_message_header header;
@@ -218,7 +260,7 @@ struct vmbus_channel_offer_channel {
 	uint16_t mmio_megabytes;
 	uint8_t user_def[VMBUS_OFFER_USER_DEFINED_SIZE];
 	uint16_t sub_channel_index;
-	uint16_t reserved3;
+	uint16_t reserved3;		/* OpenVMM: mmio_megabytes_optional */
 	uint32_t child_relid;
 	uint8_t monitorid;
 	uint8_t monitor_allocated;	/* bit 0 */
@@ -251,6 +293,18 @@ struct vmbus_channel_open_channel {
 	uint32_t downstream_ringbuffer_pageoffset;
 	uint8_t userdata[VMBUS_OPEN_USER_DATA_SIZE];
 } __attribute__((packed));
+
+/* OpenVMM OpenChannel2: version 6.0 with feature GUEST_SPECIFIED_SIGNAL_
+ * PARAMETERS (connection_id, event_flag) or CHANNEL_INTERRUPT_REDIRECTION
+ * (flags). A server that negotiated neither reads only the first 148 bytes. */
+struct vmbus_channel_open_channel2 {
+	struct vmbus_channel_open_channel open;
+	uint32_t connection_id;
+	uint16_t event_flag;
+	uint16_t flags;
+} __attribute__((packed));
+
+#define VMBUS_OPEN_FLAG_REDIRECT_INTERRUPT	0x0001u
 
 struct vmbus_channel_open_result {
 	struct vmbus_channel_message_header header;
@@ -305,6 +359,8 @@ struct vmbus_channel_relid_released {
 	uint32_t child_relid;
 } __attribute__((packed));
 
+/* Below 5.0 the third field is the guest's interrupt page; from 5.0 on it
+ * is the target SINT and VTL, and from 6.0 on also the feature flags. */
 struct vmbus_channel_initiate_contact {
 	struct vmbus_channel_message_header header;
 	uint32_t vmbus_version_requested;
@@ -314,19 +370,81 @@ struct vmbus_channel_initiate_contact {
 		struct {
 			uint8_t msg_sint;
 			uint8_t msg_vtl;
-			uint8_t reserved[6];
+			uint8_t reserved[2];
+			uint32_t feature_flags;
 		};
 	};
 	uint64_t monitor_page1;
 	uint64_t monitor_page2;
 } __attribute__((packed));
 
+/* OpenVMM InitiateContact2: 6.0 with VMBUS_FEATURE_CLIENT_ID; told apart
+ * from the short form only by its size. */
+struct vmbus_channel_initiate_contact2 {
+	struct vmbus_channel_initiate_contact contact;
+	struct vmbus_guid client_id;
+} __attribute__((packed));
+
+/* Feature flags of version 6.0 (initiate contact, version response 2). */
+#define VMBUS_FEATURE_GUEST_SPECIFIED_SIGNAL_PARAMETERS	0x01u
+#define VMBUS_FEATURE_CHANNEL_INTERRUPT_REDIRECTION	0x02u
+#define VMBUS_FEATURE_MODIFY_CONNECTION			0x04u
+#define VMBUS_FEATURE_CLIENT_ID				0x08u
+#define VMBUS_FEATURE_CONFIDENTIAL_CHANNELS		0x10u
+#define VMBUS_FEATURE_PAUSE_RESUME			0x20u
+#define VMBUS_FEATURE_SERVER_SPECIFIED_MONITOR_PAGES	0x40u
+#define VMBUS_FEATURE_GPA_PINNING			0x80u
+
+/* msg_conn_id is the connection id for later guest messages from 5.0 on;
+ * below 5.0 OpenVMM puts the selected version there and guests ignore it. */
 struct vmbus_channel_version_response {
 	struct vmbus_channel_message_header header;
 	uint8_t version_supported;
 	uint8_t connection_state;
 	uint16_t padding;
 	uint32_t msg_conn_id;
+} __attribute__((packed));
+
+/* connection_state */
+#define VMBUS_CONNECTION_SUCCESSFUL		0
+#define VMBUS_CONNECTION_FAILED_LOW_RESOURCES	1
+#define VMBUS_CONNECTION_FAILED_UNKNOWN_FAILURE	2
+
+/* OpenVMM VersionResponse2: sent for a supported version >= 6.0. */
+struct vmbus_channel_version_response2 {
+	struct vmbus_channel_version_response response;
+	uint32_t supported_features;
+} __attribute__((packed));
+
+/* OpenVMM VersionResponse3: 6.0 when the server provides the monitor pages
+ * (VMBUS_FEATURE_SERVER_SPECIFIED_MONITOR_PAGES). */
+struct vmbus_channel_version_response3 {
+	struct vmbus_channel_version_response2 response2;
+	uint32_t padding;
+	uint64_t parent_to_child_monitor_page_gpa;
+	uint64_t child_to_parent_monitor_page_gpa;
+} __attribute__((packed));
+
+/* Reserved channels (message types 18..20; OpenVMM, Win10 and later). */
+struct vmbus_channel_open_reserved_channel {
+	struct vmbus_channel_message_header header;
+	uint32_t child_relid;
+	uint32_t target_vp;
+	uint32_t target_sint;
+	uint32_t ringbuffer_gpadlhandle;
+	uint32_t downstream_ringbuffer_pageoffset;
+} __attribute__((packed));
+
+struct vmbus_channel_close_reserved_channel {
+	struct vmbus_channel_message_header header;
+	uint32_t child_relid;
+	uint32_t target_vp;
+	uint32_t target_sint;
+} __attribute__((packed));
+
+struct vmbus_channel_close_reserved_response {
+	struct vmbus_channel_message_header header;
+	uint32_t child_relid;
 } __attribute__((packed));
 
 struct vmbus_channel_unload {
@@ -341,6 +459,13 @@ struct vmbus_channel_tl_connect_request {
 	struct vmbus_channel_message_header header;
 	struct vmbus_guid guest_endpoint_id;
 	struct vmbus_guid host_service_id;
+} __attribute__((packed));
+
+/* OpenVMM TlConnectRequest2, from 5.2 (Win10 RS5) on. Some guests keep
+ * sending the short form, so a server tells them apart by size. */
+struct vmbus_channel_tl_connect_request2 {
+	struct vmbus_channel_tl_connect_request request;
+	struct vmbus_guid silo_id;
 } __attribute__((packed));
 
 struct vmbus_channel_tl_connect_result {
@@ -399,6 +524,10 @@ _Static_assert(offsetof(struct vmbus_channel_offer_channel, connection_id) == 19
 _Static_assert(sizeof(struct vmbus_channel_rescind_offer) == 12, "rescind");
 _Static_assert(sizeof(struct vmbus_channel_request_offers) == 8, "request offers");
 _Static_assert(sizeof(struct vmbus_channel_open_channel) == 148, "open");
+_Static_assert(sizeof(struct vmbus_channel_open_channel2) == 156, "open2");
+_Static_assert(offsetof(struct vmbus_channel_open_channel2, event_flag) == 152, "open2 event_flag");
+_Static_assert(offsetof(struct vmbus_channel_open_channel, target_vp) == 20, "open target_vp");
+_Static_assert(offsetof(struct vmbus_channel_open_channel, ringbuffer_gpadlhandle) == 16, "open gpadl");
 _Static_assert(offsetof(struct vmbus_channel_open_channel, downstream_ringbuffer_pageoffset) == 24, "open offset");
 _Static_assert(offsetof(struct vmbus_channel_open_channel, userdata) == 28, "open userdata");
 _Static_assert(sizeof(struct vmbus_channel_open_result) == 20, "open result");
@@ -411,9 +540,26 @@ _Static_assert(sizeof(struct vmbus_channel_gpadl_torndown) == 12, "gpadl torndow
 _Static_assert(sizeof(struct vmbus_channel_relid_released) == 12, "relid released");
 _Static_assert(sizeof(struct vmbus_channel_initiate_contact) == 40, "initiate contact");
 _Static_assert(offsetof(struct vmbus_channel_initiate_contact, monitor_page1) == 24, "monitor_page1");
+_Static_assert(offsetof(struct vmbus_channel_initiate_contact, interrupt_page) == 16, "interrupt_page");
+_Static_assert(offsetof(struct vmbus_channel_initiate_contact, msg_vtl) == 17, "msg_vtl");
+_Static_assert(offsetof(struct vmbus_channel_initiate_contact, feature_flags) == 20, "feature_flags");
+_Static_assert(sizeof(struct vmbus_channel_initiate_contact2) == 56, "initiate contact 2");
 _Static_assert(sizeof(struct vmbus_channel_version_response) == 16, "version response");
+_Static_assert(sizeof(struct vmbus_channel_version_response2) == 20, "version response 2");
+_Static_assert(sizeof(struct vmbus_channel_version_response3) == 40, "version response 3");
+_Static_assert(offsetof(struct vmbus_channel_version_response3, parent_to_child_monitor_page_gpa) == 24,
+	       "version response 3 monitor pages");
+_Static_assert(sizeof(struct vmbus_channel_open_reserved_channel) == 28, "open reserved");
+_Static_assert(sizeof(struct vmbus_channel_close_reserved_channel) == 20, "close reserved");
+_Static_assert(sizeof(struct vmbus_channel_close_reserved_response) == 12, "close reserved response");
 _Static_assert(offsetof(struct vmbus_channel_version_response, msg_conn_id) == 12, "msg_conn_id");
 _Static_assert(sizeof(struct vmbus_channel_tl_connect_request) == 40, "tl connect request");
+_Static_assert(sizeof(struct vmbus_channel_tl_connect_request2) == 56, "tl connect request 2");
+_Static_assert(sizeof(struct vmbus_channel_tl_connect_result) == 44, "tl connect result");
+_Static_assert(offsetof(struct vmbus_channel_tl_connect_result, status) == 40, "tl result status");
+_Static_assert(sizeof(struct vmbus_channel_unload_response) == 8, "unload response");
+_Static_assert(offsetof(struct vmbus_channel_gpadl_header, range_buflen) == 16, "gpadl range_buflen");
+_Static_assert(offsetof(struct vmbus_channel_gpadl_body, gpadl) == 12, "gpadl body gpadl");
 _Static_assert(sizeof(struct vmbus_channel_modifychannel) == 16, "modifychannel");
 _Static_assert(sizeof(struct vmbus_channel_modifychannel_response) == 16, "modifychannel response");
 _Static_assert(VMBUS_GPADL_HEADER_PFNS == 26, "26 PFNs in a GPADL header");
