@@ -23,19 +23,7 @@
 #include <vmbus/link.h>
 
 #include "echo_dev.h"
-
-#define PROG		"vmbus-guest"
-#define MAX_OFFERS	256
-
-struct guest {
-	const char *socket_path;
-	int timeout_ms;
-	int verbose;
-	struct vmbus_log log;
-	struct vmbus_link_guest *g;
-	struct vmbus_msg_offer offers[MAX_OFFERS];
-	unsigned int noffers;
-};
+#include "guest.h"
 
 /* ---- Messages ------------------------------------------------------------------ */
 
@@ -47,8 +35,7 @@ static void log_line(void *opaque, int level, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
-__attribute__((format(printf, 1, 2)))
-static void err(const char *fmt, ...)
+void guest_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,28 +47,28 @@ static void err(const char *fmt, ...)
 }
 
 /* Explain a link or bus error in the user's terms. */
-static void link_err(const struct guest *gs, const char *what, int ret)
+void guest_link_err(const struct guest *gs, const char *what, int ret)
 {
 	switch (ret) {
 	case -ENOENT:
 	case -ECONNREFUSED:
-		err("no host listening on %s (start vmbus-host --socket %s)",
+		guest_err("no host listening on %s (start vmbus-host --socket %s)",
 		    gs->socket_path, gs->socket_path);
 		break;
 	case -EBUSY:
-		err("the host on %s is serving another guest", gs->socket_path);
+		guest_err("the host on %s is serving another guest", gs->socket_path);
 		break;
 	case -EPROTO:
-		err("%s does not speak the vmbus link protocol", gs->socket_path);
+		guest_err("%s does not speak the vmbus link protocol", gs->socket_path);
 		break;
 	case -ETIMEDOUT:
-		err("%s: the host did not answer within %d ms", what, gs->timeout_ms);
+		guest_err("%s: the host did not answer within %d ms", what, gs->timeout_ms);
 		break;
 	case -ECONNRESET:
-		err("%s: the host went away", what);
+		guest_err("%s: the host went away", what);
 		break;
 	default:
-		err("%s: %s", what, strerror(-ret));
+		guest_err("%s: %s", what, strerror(-ret));
 		break;
 	}
 }
@@ -98,7 +85,7 @@ static const struct {
 	{ "echo", ECHO_DEV_CLASS },
 };
 
-static const char *class_name(const struct vmbus_guid *g)
+const char *guest_class_name(const struct vmbus_guid *g)
 {
 	unsigned int i;
 
@@ -108,16 +95,6 @@ static const char *class_name(const struct vmbus_guid *g)
 	return "unknown";
 }
 
-/* The usual text form: the first three fields are little-endian on the wire. */
-static void guid_str(const struct vmbus_guid *g, char out[37])
-{
-	const uint8_t *b = g->b;
-
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6],
-		 b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 static void ev_offer(void *ctx, const struct vmbus_msg_offer *o)
 {
@@ -137,17 +114,17 @@ static int cmd_offers(struct guest *gs, int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1) {
-		err("offers takes no arguments");
+		guest_err("offers takes no arguments");
 		return 2;
 	}
 	for (i = 0; i < gs->noffers; i++) {
 		const struct vmbus_msg_offer *o = &gs->offers[i];
-		char type[37], inst[37];
+		char type[VMBUS_GUID_STR_SIZE], inst[VMBUS_GUID_STR_SIZE];
 
-		guid_str(&o->if_type, type);
-		guid_str(&o->if_instance, inst);
+		vmbus_guid_format(&o->if_type, type);
+		vmbus_guid_format(&o->if_instance, inst);
 		printf("%-8s class %s  instance %s  relid %u  subchannel %u\n",
-		       class_name(&o->if_type), type, inst, o->child_relid,
+		       guest_class_name(&o->if_type), type, inst, o->child_relid,
 		       o->sub_channel_index);
 	}
 	if (!gs->noffers)
@@ -210,19 +187,19 @@ static int echo_check(struct echo_run *r, const struct vmbus_channel_packet *pkt
 	uint32_t i;
 
 	if (pkt->type != VM_PKT_COMP || !s || !s->busy) {
-		err("echo: unexpected packet (type %u, transaction %llu)", pkt->type,
+		guest_err("echo: unexpected packet (type %u, transaction %llu)", pkt->type,
 		    (unsigned long long)pkt->trans_id);
 		return 1;
 	}
 	/* The device echoes the payload as the ring carries it: padded to 8. */
 	if (pkt->payload_len != ((s->len + 7) & ~7u)) {
-		err("echo: packet %u: sent %u bytes, got %u back", s->seq, s->len,
+		guest_err("echo: packet %u: sent %u bytes, got %u back", s->seq, s->len,
 		    pkt->payload_len);
 		return 1;
 	}
 	for (i = 0; i < s->len; i++) {
 		if (p[i] != pattern(s->seq, i)) {
-			err("echo: packet %u (%u bytes) came back different at byte %u",
+			guest_err("echo: packet %u (%u bytes) came back different at byte %u",
 			    s->seq, s->len, i);
 			return 1;
 		}
@@ -273,7 +250,7 @@ static int echo_phase(struct echo_run *r, uint32_t from, uint32_t to,
 			if (ret == -EAGAIN)
 				break;
 			if (ret) {
-				err("echo: sending packet %u (%u bytes): %s", next, len,
+				guest_err("echo: sending packet %u (%u bytes): %s", next, len,
 				    strerror(-ret));
 				return 1;
 			}
@@ -289,7 +266,7 @@ static int echo_phase(struct echo_run *r, uint32_t from, uint32_t to,
 			progress = true;
 		}
 		if (ret < 0) {
-			err("echo: receiving: %s", strerror(-ret));
+			guest_err("echo: receiving: %s", strerror(-ret));
 			return 1;
 		}
 		vmbus_channel_recv_end(r->ch);
@@ -298,13 +275,13 @@ static int echo_phase(struct echo_run *r, uint32_t from, uint32_t to,
 			continue;
 		}
 		if (now_ms() - idle_since > r->gs->timeout_ms) {
-			err("echo: no echo for %d ms (%u of %u back)", r->gs->timeout_ms,
+			guest_err("echo: no echo for %d ms (%u of %u back)", r->gs->timeout_ms,
 			    done, to);
 			return 1;
 		}
 		ret = vmbus_link_guest_wait(r->gs->g, 100);
 		if (ret < 0) {
-			link_err(r->gs, "echo", ret);
+			guest_link_err(r->gs, "echo", ret);
 			return 1;
 		}
 	}
@@ -330,14 +307,14 @@ static int cmd_echo(struct guest *gs, int argc, char **argv)
 		    i + 1 < (unsigned int)argc) {
 			v = strtoul(argv[i + 1], &end, 0);
 			if (*end || v == 0 || v > 100000000) {
-				err("echo: bad number '%s' for %s", argv[i + 1], argv[i]);
+				guest_err("echo: bad number '%s' for %s", argv[i + 1], argv[i]);
 				return 2;
 			}
 			if (!strcmp(argv[i], "--count")) {
 				count = (uint32_t)v;
 			} else {
 				if (v < 2 || v > 256) {
-					err("echo: --ring-pages wants 2..256");
+					guest_err("echo: --ring-pages wants 2..256");
 					return 2;
 				}
 				op.ring_pages = (uint32_t)v;
@@ -345,7 +322,7 @@ static int cmd_echo(struct guest *gs, int argc, char **argv)
 			i++;
 			continue;
 		}
-		err("echo: unknown argument '%s' (try --help)", argv[i]);
+		guest_err("echo: unknown argument '%s' (try --help)", argv[i]);
 		return 2;
 	}
 	for (i = 0; i < gs->noffers; i++)
@@ -354,12 +331,12 @@ static int cmd_echo(struct guest *gs, int argc, char **argv)
 			break;
 		}
 	if (!relid) {
-		err("the host offers no echo device (start vmbus-host with --echo)");
+		guest_err("the host offers no echo device (start vmbus-host with --echo)");
 		return 1;
 	}
 	ret = vmbus_link_guest_channel_open(gs->g, relid, &op, gs->timeout_ms, &gc);
 	if (ret) {
-		link_err(gs, "opening the echo channel", ret);
+		guest_link_err(gs, "opening the echo channel", ret);
 		return 1;
 	}
 	r.ch = vmbus_link_guest_channel_end(gc);
@@ -368,7 +345,7 @@ static int cmd_echo(struct guest *gs, int argc, char **argv)
 	r.tx = malloc(r.max + 64);
 	r.rx = malloc(r.rxlen);
 	if (!r.tx || !r.rx) {
-		err("out of memory");
+		guest_err("out of memory");
 		return 1;
 	}
 	/* Half one at a time, half pipelined. */
@@ -380,7 +357,7 @@ static int cmd_echo(struct guest *gs, int argc, char **argv)
 	t1 = now_ms();
 	ret = vmbus_link_guest_channel_close(gc, gs->timeout_ms);
 	if (ret && !status) {
-		link_err(gs, "closing the echo channel", ret);
+		guest_link_err(gs, "closing the echo channel", ret);
 		status = 1;
 	}
 	if (!status)
@@ -394,18 +371,22 @@ static int cmd_echo(struct guest *gs, int argc, char **argv)
 
 /* ---- Command table and main ---------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	const char *args;
-	const char *help;
-	int (*run)(struct guest *gs, int argc, char **argv);
-} commands[] = {
-	{ "offers", "", "list the host's channel offers: class, instance, relid, subchannel",
-	  cmd_offers },
-	{ "echo", "[--count N] [--ring-pages N]",
+static const struct guest_command offers_command = {
+	"offers", "", "list the host's channel offers: class, instance, relid, subchannel",
+	cmd_offers
+};
+
+static const struct guest_command echo_command = {
+	"echo", "[--count N] [--ring-pages N]",
 	  "send N packets (default 1000) of many sizes through the echo device,\n"
 	  "\t\t\tone at a time then 8 in flight, including ring-wrapping and\n"
-	  "\t\t\tmaximum sizes; exit 0 only if every echo matches", cmd_echo },
+	"\t\t\tmaximum sizes; exit 0 only if every echo matches", cmd_echo
+};
+
+static const struct guest_command *const commands[] = {
+	&offers_command,
+	&echo_command,
+	/* Storage and network commands plug in here. */
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -438,8 +419,8 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n", path);
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %s %s\n\t\t\t%s\n", commands[i].name, commands[i].args,
-			commands[i].help);
+		fprintf(f, "  %s %s\n\t\t\t%s\n", commands[i]->name, commands[i]->args,
+			commands[i]->help);
 }
 
 int main(int argc, char **argv)
@@ -465,24 +446,24 @@ int main(int argc, char **argv)
 			long v = strtol(argv[++i], &end, 0);
 
 			if (*end || v <= 0 || v > 3600000) {
-				err("--timeout wants milliseconds, not '%s'", argv[i]);
+				guest_err("--timeout wants milliseconds, not '%s'", argv[i]);
 				return 2;
 			}
 			gs.timeout_ms = (int)v;
 		} else {
-			err("unknown or incomplete option '%s' (try --help)", argv[i]);
+			guest_err("unknown or incomplete option '%s' (try --help)", argv[i]);
 			return 2;
 		}
 	}
 	if (i == argc) {
-		err("no command given (try --help)");
+		guest_err("no command given (try --help)");
 		return 2;
 	}
 	for (c = 0; c < NCOMMANDS; c++)
-		if (!strcmp(argv[i], commands[c].name))
+		if (!strcmp(argv[i], commands[c]->name))
 			break;
 	if (c == NCOMMANDS) {
-		err("unknown command '%s' (try --help)", argv[i]);
+		guest_err("unknown command '%s' (try --help)", argv[i]);
 		return 2;
 	}
 	if (!gs.socket_path) {
@@ -498,19 +479,19 @@ int main(int argc, char **argv)
 
 	ret = vmbus_link_shm_guest_new(gs.socket_path, &cfg, &gs.g);
 	if (ret) {
-		link_err(&gs, "attaching", ret);
+		guest_link_err(&gs, "attaching", ret);
 		return 1;
 	}
 	ret = vmbus_link_guest_connect(gs.g, gs.timeout_ms);
 	if (ret) {
-		link_err(&gs, "connecting the bus", ret);
+		guest_link_err(&gs, "connecting the bus", ret);
 		vmbus_link_guest_free(gs.g);
 		return 1;
 	}
-	status = commands[c].run(&gs, argc - i, argv + i);
+	status = commands[c]->run(&gs, argc - i, argv + i);
 	ret = vmbus_link_guest_unload(gs.g, gs.timeout_ms);
 	if (ret && !status) {
-		link_err(&gs, "unloading the bus", ret);
+		guest_link_err(&gs, "unloading the bus", ret);
 		status = 1;
 	}
 	vmbus_link_guest_free(gs.g);

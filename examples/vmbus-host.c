@@ -28,48 +28,7 @@
 #include <vmbus/link.h>
 
 #include "echo_dev.h"
-
-#define PROG		"vmbus-host"
-#define MAX_DEVICES	64
-#define MAX_POLLFDS	256
-
-struct host;
-
-/* A kind of device the host can serve, chosen by a command-line option. */
-struct dev_kind {
-	const char *option;	/* e.g. "--echo" */
-	const char *arg;	/* argument syntax, NULL if it takes none */
-	const char *help;
-	/* Parse @arg and register the device on the server; *dev is the
-	 * device's state for the hooks below. 0 or -errno (with a message
-	 * printed). */
-	int (*add)(struct host *h, const char *arg, void **dev);
-	/* Optional: fill up to @max descriptors to poll; returns how many. */
-	int (*pollfds)(void *dev, struct pollfd *fds, int max);
-	/* Optional: the poll results for those descriptors. */
-	void (*poll)(void *dev, const struct pollfd *fds, int n);
-	void (*free)(void *dev);
-};
-
-struct device {
-	const struct dev_kind *kind;
-	const char *arg;
-	void *dev;
-	int first_fd, nfds;	/* its slice of the poll array */
-};
-
-struct host {
-	const char *socket_path;
-	uint64_t ram_mib;
-	bool once;
-	int verbose;
-	struct vmbus_log log;
-	struct vmbus_link_host *link;
-	struct device devs[MAX_DEVICES];
-	unsigned int ndevs;
-	unsigned int echo_count;
-	bool guest_left;
-};
+#include "host.h"
 
 /* ---- Logging ---------------------------------------------------------------- */
 
@@ -81,8 +40,7 @@ static void log_line(void *opaque, int level, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
-__attribute__((format(printf, 1, 2)))
-static void err(const char *fmt, ...)
+void host_err(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,7 +61,7 @@ static int echo_add(struct host *h, const char *arg, void **dev)
 	(void)arg;
 	ret = echo_dev_new(vmbus_link_host_server(h->link), h->echo_count, &h->log, &d);
 	if (ret) {
-		err("cannot add echo device %u: %s", h->echo_count, strerror(-ret));
+		host_err("cannot add echo device %u: %s", h->echo_count, strerror(-ret));
 		return ret;
 	}
 	h->echo_count++;
@@ -116,14 +74,16 @@ static void echo_free_dev(void *dev)
 	echo_dev_free(dev);
 }
 
-static const struct dev_kind kinds[] = {
-	{
-		.option = "--echo",
-		.help = "offer an echo device (class 6563686f-766d-4275-b373-6c6962766d62);\n"
-			"\t\t\trepeat for more than one",
-		.add = echo_add,
-		.free = echo_free_dev,
-	},
+const struct dev_kind echo_kind = {
+	.option = "--echo",
+	.help = "offer an echo device (class 6563686f-766d-4275-b373-6c6962766d62);\n"
+		"\t\t\trepeat for more than one",
+	.add = echo_add,
+	.free = echo_free_dev,
+};
+
+static const struct dev_kind *const kinds[] = {
+	&echo_kind,
 	/* Storage (--disk PATH[,ro]) and network (--nic SPEC) devices plug
 	 * in here, with pollfds/poll hooks for their own descriptors. */
 };
@@ -163,10 +123,10 @@ static void usage(FILE *f)
 		"\n"
 		"Devices:\n", path, (unsigned long long)(VMBUS_LINK_RAM_DEFAULT >> 20));
 	for (i = 0; i < NKINDS; i++)
-		fprintf(f, "  %s%s%-*s%s\n", kinds[i].option, kinds[i].arg ? " " : "",
-			(int)(22 - strlen(kinds[i].option) -
-			      (kinds[i].arg ? strlen(kinds[i].arg) + 1 : 0)),
-			kinds[i].arg ? kinds[i].arg : "", kinds[i].help);
+		fprintf(f, "  %s%s%-*s%s\n", kinds[i]->option, kinds[i]->arg ? " " : "",
+			(int)(22 - strlen(kinds[i]->option) -
+			      (kinds[i]->arg ? strlen(kinds[i]->arg) + 1 : 0)),
+			kinds[i]->arg ? kinds[i]->arg : "", kinds[i]->help);
 	fprintf(f,
 		"\n"
 		"SIGINT or SIGTERM stop the host cleanly. Example:\n"
@@ -202,7 +162,7 @@ static int parse_args(struct host *h, int argc, char **argv, char *pathbuf,
 		}
 		if (!strcmp(a, "--socket") || !strcmp(a, "--ram")) {
 			if (i + 1 >= argc) {
-				err("%s needs an argument", a);
+				host_err("%s needs an argument", a);
 				return -1;
 			}
 			if (!strcmp(a, "--socket")) {
@@ -212,7 +172,7 @@ static int parse_args(struct host *h, int argc, char **argv, char *pathbuf,
 
 				h->ram_mib = strtoull(argv[++i], &end, 0);
 				if (*end || h->ram_mib == 0 || h->ram_mib > (64u << 10)) {
-					err("--ram wants a size in MiB between 1 and 65536, not '%s'",
+					host_err("--ram wants a size in MiB between 1 and 65536, not '%s'",
 					    argv[i]);
 					return -1;
 				}
@@ -220,20 +180,20 @@ static int parse_args(struct host *h, int argc, char **argv, char *pathbuf,
 			continue;
 		}
 		for (k = 0; k < NKINDS; k++)
-			if (!strcmp(a, kinds[k].option))
+			if (!strcmp(a, kinds[k]->option))
 				break;
 		if (k == NKINDS) {
-			err("unknown option '%s' (try --help)", a);
+			host_err("unknown option '%s' (try --help)", a);
 			return -1;
 		}
 		if (h->ndevs == MAX_DEVICES) {
-			err("at most %d devices", MAX_DEVICES);
+			host_err("at most %d devices", MAX_DEVICES);
 			return -1;
 		}
-		h->devs[h->ndevs].kind = &kinds[k];
-		if (kinds[k].arg) {
+		h->devs[h->ndevs].kind = kinds[k];
+		if (kinds[k]->arg) {
 			if (i + 1 >= argc) {
-				err("%s needs %s", a, kinds[k].arg);
+				host_err("%s needs %s", a, kinds[k]->arg);
 				return -1;
 			}
 			h->devs[h->ndevs].arg = argv[++i];
@@ -290,19 +250,19 @@ static int run(struct host *h, int sfd)
 			n += d->nfds;
 		}
 		if (poll(fds, (nfds_t)n, -1) < 0 && errno != EINTR) {
-			err("poll: %s", strerror(errno));
+			host_err("poll: %s", strerror(errno));
 			return 1;
 		}
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && h->verbose)
-				err("signal %u: stopping", si.ssi_signo);
+				host_err("signal %u: stopping", si.ssi_signo);
 			return 0;
 		}
 		ret = vmbus_link_host_process(h->link);
 		if (ret < 0) {
-			err("link failed: %s", strerror(-ret));
+			host_err("link failed: %s", strerror(-ret));
 			return 1;
 		}
 		for (i = 0; i < h->ndevs; i++) {
@@ -333,7 +293,7 @@ int main(int argc, char **argv)
 
 	sfd = signal_fd();
 	if (sfd < 0) {
-		err("signalfd: %s", strerror(errno));
+		host_err("signalfd: %s", strerror(errno));
 		return 1;
 	}
 	cfg.socket_path = h.socket_path;
@@ -344,11 +304,11 @@ int main(int argc, char **argv)
 	ret = vmbus_link_shm_host_new(&cfg, &h.link);
 	if (ret) {
 		if (ret == -EADDRINUSE)
-			err("another host is already listening on %s", h.socket_path);
+			host_err("another host is already listening on %s", h.socket_path);
 		else if (ret == -EINVAL)
-			err("cannot listen on '%s': path too long or empty", h.socket_path);
+			host_err("cannot listen on '%s': path too long or empty", h.socket_path);
 		else
-			err("cannot listen on %s: %s", h.socket_path, strerror(-ret));
+			host_err("cannot listen on %s: %s", h.socket_path, strerror(-ret));
 		close(sfd);
 		return 1;
 	}
@@ -358,7 +318,7 @@ int main(int argc, char **argv)
 		if (d->kind->add(&h, d->arg, &d->dev))
 			goto out;
 	}
-	err("serving %u device%s on %s (%llu MiB guest RAM)", h.ndevs,
+	host_err("serving %u device%s on %s (%llu MiB guest RAM)", h.ndevs,
 	    h.ndevs == 1 ? "" : "s", h.socket_path,
 	    (unsigned long long)((cfg.ram_size ? cfg.ram_size : VMBUS_LINK_RAM_DEFAULT) >> 20));
 	status = run(&h, sfd);
