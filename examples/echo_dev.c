@@ -132,28 +132,13 @@ static int echo_opened(struct vmbus_server_channel *ch,
 	struct echo_dev *d = ctx;
 	struct vmbus_channel_config cfg = { 0 };
 	struct vmbus_ring send, recv;
-	uint32_t off = info->downstream_offset;
 	size_t need;
-	int n, ret;
+	int ret;
 
 	d->pages = calloc(info->ring_pages, sizeof(*d->pages));
 	if (!d->pages)
 		return -ENOMEM;
-	n = vmbus_server_channel_ring_pages(ch, d->pages, info->ring_pages);
-	if (n < 0) {
-		ret = n;
-		goto fail;
-	}
-	/* The server checked that both rings have a control page and at
-	 * least one data page. */
-	ret = vmbus_ring_view_pages(&recv, d->pages[0], d->pages + 1, off - 1);
-	if (!ret)
-		ret = vmbus_ring_view_pages(&send, d->pages[off], d->pages + off + 1,
-					    (size_t)n - off - 1);
-	if (!ret)
-		ret = vmbus_ring_attach(&recv);
-	if (!ret)
-		ret = vmbus_ring_attach(&send);
+	ret = vmbus_server_channel_rings(ch, d->pages, info->ring_pages, &send, &recv);
 	if (ret)
 		goto fail;
 	/* A packet is at most the data area of the ring it came from. */

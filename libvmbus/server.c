@@ -975,6 +975,30 @@ int vmbus_server_channel_ring_pages(const struct vmbus_server_channel *ch,
 	return vmbus_gpadl_map_pages(ch->srv->gpadls, ch->ring, pages, max);
 }
 
+int vmbus_server_channel_rings(const struct vmbus_server_channel *ch,
+			       void **pages, uint32_t max,
+			       struct vmbus_ring *send, struct vmbus_ring *recv)
+{
+	uint32_t off = ch->downstream_offset;
+	int n, ret;
+
+	n = vmbus_server_channel_ring_pages(ch, pages, max);
+	if (n < 0)
+		return n;
+	/* Open checked this already; a second look costs nothing. */
+	if (off < 2 || (uint32_t)n < off + 2)
+		return -EINVAL;
+	ret = vmbus_ring_view_pages(recv, pages[0], pages + 1, off - 1);
+	if (!ret)
+		ret = vmbus_ring_view_pages(send, pages[off], pages + off + 1,
+					    (size_t)n - off - 1);
+	if (!ret)
+		ret = vmbus_ring_attach(recv);
+	if (!ret)
+		ret = vmbus_ring_attach(send);
+	return ret;
+}
+
 int vmbus_server_channel_signal_guest(struct vmbus_server_channel *ch)
 {
 	struct vmbus_server *srv = ch->srv;

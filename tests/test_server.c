@@ -844,6 +844,21 @@ START_TEST(open_close)
 	ck_assert_ptr_eq(pages[3], (uint8_t *)ram + 35 * 4096);
 	ck_assert_int_eq(vmbus_server_channel_ring_pages(ch_a, pages, 4), -ENOBUFS);
 
+	/* The two ring views: 2 data pages to read, 4 to write. */
+	{
+		struct vmbus_ring send, recv;
+		struct vmbus_ring_ctrl *g2h = (void *)((uint8_t *)ram + 32 * 4096);
+
+		ck_assert_int_eq(vmbus_server_channel_rings(ch_a, pages, 16, &send, &recv), 0);
+		ck_assert_uint_eq(vmbus_ring_data_size(&recv), 2 * 4096);
+		ck_assert_uint_eq(vmbus_ring_data_size(&send), 4 * 4096);
+		ck_assert_int_eq(vmbus_server_channel_rings(ch_a, pages, 4, &send, &recv), -ENOBUFS);
+		/* A guest that left an index past its ring gets no views. */
+		g2h->write_index = 3 * 4096;
+		ck_assert_int_eq(vmbus_server_channel_rings(ch_a, pages, 16, &send, &recv), -ERANGE);
+		g2h->write_index = 0;
+	}
+
 	/* Device -> guest and guest -> device signals. */
 	ck_assert_int_eq(vmbus_server_channel_signal_guest(ch_a), 0);
 	ck_assert_int_eq(nsig, 1);

@@ -32,6 +32,7 @@
 
 #include <vmbus/gpa.h>
 #include <vmbus/gpadl.h>
+#include <vmbus/ring.h>
 #include <vmbus/log.h>
 #include <vmbus/proto/vmbus.h>
 
@@ -283,6 +284,18 @@ uint32_t vmbus_server_channel_downstream_offset(const struct vmbus_server_channe
  */
 int vmbus_server_channel_ring_pages(const struct vmbus_server_channel *ch,
 				    void **pages, uint32_t max);
+
+/*
+ * The host's two ring views of an open channel, attached and checked:
+ * @recv over the guest-to-host ring, @send over the host-to-guest ring.
+ * @pages (room for @max pointers) receives the page pointers and must stay
+ * alive as long as the views are used. Returns 0, or the errors of
+ * vmbus_server_channel_ring_pages() and of vmbus_ring_attach() (a ring
+ * whose indices the guest left out of range).
+ */
+int vmbus_server_channel_rings(const struct vmbus_server_channel *ch,
+			       void **pages, uint32_t max,
+			       struct vmbus_ring *send, struct vmbus_ring *recv);
 
 /*
  * Interrupt the guest for this channel (event flag = relid on the channel's
