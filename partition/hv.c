@@ -130,17 +130,30 @@ static int add_test_offer(struct part_hv *hv)
 		.if_type = PART_TEST_OFFER_GUID,
 		.if_instance = VMBUS_GUID_INIT(0x00000001, 0, 0, 0, 0x1ull),
 	};
+
+	return vmbus_server_add_offer(hv->srv, &offer, &test_ops, hv,
+				      &hv->test_ch);
+}
+
+/*
+ * Event connections are registered before the guest runs (the table may
+ * not change from inside a handler), but devices offer subchannels while
+ * it runs. So every id a channel can get, relid 1..PART_HV_MAX_RELID plus
+ * the server's base, is registered up front; the server answers -ENOENT
+ * (INVALID_CONNECTION_ID for the guest) for one with no open channel.
+ */
+static int add_event_connections(struct part_hv *hv)
+{
+	uint32_t relid;
 	int ret;
 
-	ret = vmbus_server_add_offer(hv->srv, &offer, &test_ops, hv,
-				     &hv->test_ch);
-	if (ret)
-		return ret;
-	/* Event connections are registered before the guest runs: the
-	 * table may not change from inside a handler. */
-	return vmbus_synic_conns_add_event(hv->conns,
-			vmbus_server_channel_connection_id(hv->test_ch),
-			on_signal, hv);
+	for (relid = 1; relid <= PART_HV_MAX_RELID; relid++) {
+		ret = vmbus_synic_conns_add_event(hv->conns,
+				VMBUS_SERVER_CONN_ID_BASE + relid, on_signal, hv);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */
@@ -197,6 +210,9 @@ static int build(struct part_hv *hv)
 						    on_post, hv);
 	if (ret)
 		return ret;
+	ret = add_event_connections(hv);
+	if (ret)
+		return ret;
 	hv->srv = vmbus_server_new(&sops, hv->map);
 	if (!hv->srv)
 		return -ENOMEM;
@@ -247,6 +263,21 @@ void part_hv_free(struct part_hv *hv)
 const struct vmbus_gpa_map *part_hv_gpa_map(const struct part_hv *hv)
 {
 	return hv->map;
+}
+
+struct vmbus_server *part_hv_server(struct part_hv *hv)
+{
+	return hv->srv;
+}
+
+void part_hv_lock(struct part_hv *hv)
+{
+	pthread_mutex_lock(&hv->bus_lock);
+}
+
+void part_hv_unlock(struct part_hv *hv)
+{
+	pthread_mutex_unlock(&hv->bus_lock);
 }
 
 enum part_hvmsr_result part_hv_wrmsr(struct part_hv *hv, uint32_t vp,

@@ -28,6 +28,10 @@
 #define PART_TEST_OFFER_GUID	VMBUS_GUID_INIT(0x5d0b4f6a, 0x2c1e, 0x4b7d, \
 						0x9a35, 0x7e81c04d2b96ull)
 
+/* Channels with relids 1..PART_HV_MAX_RELID can be signalled (their event
+ * connection ids are registered when the model is built). */
+#define PART_HV_MAX_RELID	256u
+
 /* Counters, all monotonic; read with part_hv_counters(). */
 struct part_hv_counters {
 	uint64_t hcall_post;		/* HvPostMessage calls */
@@ -65,6 +69,21 @@ void part_hv_free(struct part_hv *hv);
 
 /* The guest-memory map (valid for the lifetime of @hv). */
 const struct vmbus_gpa_map *part_hv_gpa_map(const struct part_hv *hv);
+
+/*
+ * The VMBus server, for devices to register their offers on before the
+ * guest runs. Device callbacks run inside HvPostMessage/HvSignalEvent on
+ * the calling VP's thread, with the bus lock held.
+ */
+struct vmbus_server *part_hv_server(struct part_hv *hv);
+
+/*
+ * The bus lock: every call into the server, or into a device registered
+ * on it, from outside a hypercall (a NIC's receive thread) must hold it,
+ * because the server and the devices take one caller at a time.
+ */
+void part_hv_lock(struct part_hv *hv);
+void part_hv_unlock(struct part_hv *hv);
 
 /* MSR exits of VP @vp, see part_hvmsr_wrmsr()/_rdmsr(). */
 enum part_hvmsr_result part_hv_wrmsr(struct part_hv *hv, uint32_t vp,

@@ -55,6 +55,9 @@ static enum part_io_result one_in(const struct part_io_ops *ops, void *ctx,
 	case PART_PORT_HCALL_STATUS:
 		*v = ops->hypercall_status(ctx, vp);
 		return PART_IO_OK;
+	case PART_PORT_STOP:
+		*v = ops->stop_requested && ops->stop_requested(ctx);
+		return PART_IO_OK;
 	default:
 		*v = 0xffffffffu;	/* what an empty ISA bus reads */
 		return PART_IO_UNKNOWN;

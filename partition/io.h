@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Port I/O of a partition VP: the COM1 console, the exit port and the
- * hypercall ports of guest/abi.h. Decoding is separate from KVM so the
+ * Port I/O of a partition VP: the COM1 console, the exit and stop ports
+ * and the hypercall ports of guest/abi.h. Decoding is separate from KVM so the
  * rules (what an IN of an unknown port reads, how string I/O is split)
  * are tested without /dev/kvm. UART register map: the 16550 (COM1 at
  * 0x3f8); the rest is this project's own contract.
@@ -20,6 +20,9 @@ struct part_io_ops {
 	void (*hypercall)(void *ctx, uint32_t vp);
 	/* IN from PART_PORT_HCALL_STATUS: the status of the last one. */
 	uint32_t (*hypercall_status)(void *ctx, uint32_t vp);
+	/* IN from PART_PORT_STOP: non-zero once the runner asks the guest to
+	 * stop. May be NULL (reads 0). */
+	bool (*stop_requested)(void *ctx);
 };
 
 /* Results of part_io_access(). */

@@ -14,21 +14,28 @@
 
 const char part_opts_usage[] =
 	"usage: vmbus-run [OPTIONS] [GUEST.elf [GUEST-ARGS...]]\n"
-	"Run a 64-bit ELF guest in a KVM partition that looks like Hyper-V\n"
-	"(CPUID, synthetic MSRs, hypercall page, SynIC) with a VMBus host.\n"
+	"Run a 64-bit ELF guest in a partition that looks like Hyper-V (CPUID,\n"
+	"synthetic MSRs, hypercall page, SynIC) with a VMBus host, on KVM or on\n"
+	"a CPU emulator.\n"
 	"\n"
+	"  --accel WHAT       kvm, emulate (Unicorn, one VP, much slower) or auto:\n"
+	"                     KVM when usable, else the emulator (default auto)\n"
 	"  --mem SIZE         guest RAM, K/M/G suffix, multiple of 2M (default 64M)\n"
 	"  --cpus N           virtual processors, 1..32 (default 1)\n"
 	"  --timeout SEC      stop the guest after SEC seconds, 0 = never (default 30)\n"
-	"  --disk PATH[,ro]   a disk for storvsp (accepted; not wired yet)\n"
-	"  --nic SPEC         a NIC backend for netvsp (accepted; not wired yet)\n"
-	"  --ip ADDR/PREFIX   the guest's address (accepted; not wired yet)\n"
+	"  --disk PATH[,ro]   a LUN of the synthetic SCSI controller: raw, VHD or\n"
+	"                     VHDX (VHDX and dynamic VHD are read-only); repeatable\n"
+	"  --nic SPEC         a synthetic NIC on a backend: null, tap=NAME[,up],\n"
+	"                     pcap=IN[,out=OUT], ... (see vsp/netvsp/nic.h)\n"
+	"  --ip ADDR/PREFIX   the guest's address: the self-test answers ARP and\n"
+	"                     ping on it until SIGINT/SIGTERM or the time-out\n"
 	"  --no-test-offer    do not offer the built-in test channel\n"
 	"  --verbose          log hypervisor and bus events to stderr\n"
 	"  --help             this text\n"
 	"\n"
 	"Without GUEST.elf the built-in self-test guest runs. GUEST-ARGS become\n"
-	"the guest's command line (the self-test knows \"hostile\").\n"
+	"the guest's command line (the self-test knows \"hostile\"); --ip adds\n"
+	"\"ip=ADDR/PREFIX\" to it.\n"
 	"Exit status: the guest's (0..63), or 64 usage, 65 bad image, 66 KVM\n"
 	"unusable, 67 host error, 68 time-out, 69 guest crashed.\n";
 
@@ -150,6 +157,16 @@ static int set_option(struct part_opts *o, const char *name, const char *v,
 		if (!*v)
 			return fail(err, errlen, -EINVAL, "--nic needs a spec");
 		o->nic = v;
+	} else if (!strcmp(name, "accel")) {
+		if (!strcmp(v, "kvm"))
+			o->accel = PART_ACCEL_KVM;
+		else if (!strcmp(v, "emulate"))
+			o->accel = PART_ACCEL_EMULATE;
+		else if (!strcmp(v, "auto"))
+			o->accel = PART_ACCEL_AUTO;
+		else
+			return fail(err, errlen, -EINVAL,
+				    "--accel %s: need kvm, emulate or auto", v);
 	} else if (!strcmp(name, "ip")) {
 		if (!valid_ip(v))
 			return fail(err, errlen, -EINVAL,
@@ -162,7 +179,7 @@ static int set_option(struct part_opts *o, const char *name, const char *v,
 static bool takes_value(const char *name)
 {
 	static const char *const names[] = {
-		"mem", "cpus", "timeout", "disk", "nic", "ip",
+		"accel", "mem", "cpus", "timeout", "disk", "nic", "ip",
 	};
 	size_t i;
 

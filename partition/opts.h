@@ -3,8 +3,9 @@
  * Command line of `vmbus-run`: parsed into a value type with no side
  * effects, so the rules are unit-tested. The syntax is this project's own:
  *
- *   vmbus-run [--mem SIZE] [--cpus N] [--timeout SEC] [--disk PATH[,ro]]...
- *             [--nic SPEC] [--ip ADDR/PREFIX] [--no-test-offer] [--verbose]
+ *   vmbus-run [--accel kvm|emulate|auto] [--mem SIZE] [--cpus N]
+ *             [--timeout SEC] [--disk PATH[,ro]]... [--nic SPEC]
+ *             [--ip ADDR/PREFIX] [--no-test-offer] [--verbose]
  *             [GUEST.elf [GUEST-ARGS...]]
  *
  * Everything after the image path is the guest's command line (joined
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "guest/abi.h"
+#include "vm.h"
 
 #define PART_OPTS_MAX_DISKS	8u
 #define PART_OPTS_DEFAULT_MEM	(64ull << 20)
@@ -30,6 +32,7 @@ struct part_opts_disk {
 };
 
 struct part_opts {
+	enum part_accel accel;		/* default PART_ACCEL_AUTO */
 	uint64_t mem_size;
 	uint32_t cpus;
 	unsigned int timeout_sec;	/* 0: no time-out */
@@ -56,7 +59,8 @@ int part_opts_size(const char *s, uint64_t *out);
  * longer than PART_CMDLINE_MAX - 1) and writes a one-line reason to @err.
  * Checks: --mem a multiple of 2 MiB within the runner's limits; --cpus
  * 1..PART_MAX_CPUS; --timeout 0..86400; at most PART_OPTS_MAX_DISKS disks,
- * each "PATH" or "PATH,ro" with a non-empty path; --ip "A.B.C.D/N", N <= 32.
+ * each "PATH" or "PATH,ro" with a non-empty path; --ip "A.B.C.D/N", N <= 32;
+ * --accel one of kvm, emulate, auto.
  */
 int part_opts_parse(int argc, char **argv, struct part_opts *o, char *err,
 		    size_t errlen);

@@ -206,11 +206,19 @@ static uint32_t io_hypercall_status(void *ctx, uint32_t vp)
 	return ((struct part_vcpu *)ctx)->hcall_status;
 }
 
+static bool io_stop_requested(void *ctx)
+{
+	const volatile int *flag = ((struct part_vcpu *)ctx)->vm->cfg->stop_flag;
+
+	return flag && *flag;
+}
+
 static const struct part_io_ops io_ops = {
 	.console = io_console,
 	.exit = io_exit,
 	.hypercall = io_hypercall,
 	.hypercall_status = io_hypercall_status,
+	.stop_requested = io_stop_requested,
 };
 
 static void handle_io(struct part_vcpu *v)

@@ -26,6 +26,7 @@
 
 #include "cpuid.h"
 #include "elf_loader.h"
+#include "emu.h"
 #include "vm_priv.h"
 #include "x86.h"
 
@@ -451,6 +452,25 @@ static int create_hv(struct part_vm *vm, uint64_t tsc_hz)
 	return ret;
 }
 
+static int create_devices(struct part_vm *vm)
+{
+	struct part_dev_config dcfg = {
+		.disks = vm->cfg->disks,
+		.disk_count = vm->cfg->disk_count,
+		.nic = vm->cfg->nic,
+		.log = {
+			.fn = log_line,
+			.opaque = vm,
+			.max_level = vm->cfg->verbose ? VMBUS_LOG_DEBUG
+						      : VMBUS_LOG_WARN,
+		},
+	};
+
+	if (!dcfg.disk_count && !dcfg.nic)
+		return 0;
+	return part_dev_new(vm->hv, &dcfg, &vm->dev);
+}
+
 /* VPs exist before CPUID is final: the TSC frequency comes from VP 0. */
 static int create_vcpus(struct part_vm *vm, uint64_t entry)
 {
@@ -477,7 +497,10 @@ static int create_vcpus(struct part_vm *vm, uint64_t entry)
 		if (ret)
 			return ret;
 	}
-	return create_hv(vm, tsc_hz);
+	ret = create_hv(vm, tsc_hz);
+	if (ret)
+		return ret;
+	return create_devices(vm);
 }
 
 /* ---- Run and report --------------------------------------------------------- */
@@ -535,6 +558,7 @@ static void print_counters(struct part_vm *vm)
 		"; non-Hyper-V MSR exits=%" PRIu64 "\n",
 		vm->irq_injected, vm->irq_blocked, vm->irq_failed,
 		vm->io_unknown, vm->msr_other);
+	part_dev_report(vm->dev, f);
 	fflush(f);
 	pthread_mutex_unlock(&vm->report_lock);
 }
@@ -574,6 +598,11 @@ static int start_and_wait(struct part_vm *vm)
 	uint32_t i;
 	int ret;
 
+	ret = part_dev_start(vm->dev);
+	if (ret) {
+		part_vm_report(vm, "vmbus-run: device thread: %s\n", strerror(-ret));
+		return PART_EXIT_HOST;
+	}
 	for (i = 0; i < vm->vcpu_count; i++) {
 		ret = pthread_create(&vm->vcpus[i].thread, NULL,
 				     part_vcpu_thread, &vm->vcpus[i]);
@@ -593,6 +622,7 @@ static int start_and_wait(struct part_vm *vm)
 	for (i = 0; i < vm->vcpu_count; i++)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);
+	part_dev_stop(vm->dev);
 	if (timed_out)
 		for (i = 0; i < vm->vcpu_count; i++)
 			part_vcpu_dump(&vm->vcpus[i]);
@@ -623,6 +653,7 @@ static void teardown(struct part_vm *vm)
 
 	for (i = 0; i < vm->vcpu_count; i++)
 		part_vcpu_fini(&vm->vcpus[i]);
+	part_dev_free(vm->dev);
 	part_hv_free(vm->hv);
 	free(vm->cpuid);
 	if (vm->ram)
@@ -668,13 +699,38 @@ static int prepare(struct part_vm *vm)
 	return ret ? PART_EXIT_HOST : 0;
 }
 
+/* "/dev/kvm: No such file or directory (hint...)" without the hint. */
+static void kvm_reason(char *why)
+{
+	char *hint = strstr(why, " (");
+
+	if (hint)
+		*hint = '\0';
+}
+
 int part_vm_run(const struct part_vm_config *cfg)
 {
 	struct part_vm *vm;
+	char why[256];
 	int status;
 
 	if (!cfg || !cfg->guest_path || !cfg->cpus || cfg->cpus > PART_MAX_CPUS)
 		return PART_EXIT_USAGE;
+	if (cfg->accel == PART_ACCEL_EMULATE)
+		return part_emu_run(cfg);
+	if (cfg->accel == PART_ACCEL_AUTO && part_kvm_probe(why, sizeof(why))) {
+		kvm_reason(why);
+		fprintf(cfg->report ? cfg->report : stderr,
+			"vmbus-run: KVM is unusable here (%s); %s\n", why,
+			part_emu_available() ?
+			"running the guest on the Unicorn CPU emulator instead, "
+			"much slower" :
+			"and this vmbus-run was built without the Unicorn CPU "
+			"emulator (libunicorn-dev), so the guest cannot run");
+		if (!part_emu_available())
+			return PART_EXIT_NO_KVM;
+		return part_emu_run(cfg);
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return PART_EXIT_HOST;

@@ -42,6 +42,7 @@ struct part_vm {
 	uint64_t ram_size;
 	size_t run_size;
 	struct part_hv *hv;
+	struct part_dev *dev;
 
 	struct kvm_cpuid_entry2 *cpuid;	/* merged table */
 	uint32_t cpuid_n;

@@ -1,24 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for the KVM partition runner (partition/). Without arguments: the
+ * Tests for the partition runner (partition/). Without arguments: the
  * parts that need no /dev/kvm: the Hyper-V CPUID table, the synthetic MSR
  * state machine, the ELF loader (hand-made and hostile images), the
  * long-mode set-up, port I/O decoding, the command line, and the
  * hypervisor model driven by the real VMBus client through hypercalls and
  * the SIMP page. With "kvm GUEST.elf": boot the self-test guest in a real
  * partition (default and hostile modes); exits 77 (skipped) with the
- * reason when /dev/kvm is unusable.
+ * reason when /dev/kvm is unusable. With "emulate GUEST.elf": boot it on
+ * the CPU emulator with a raw scratch disk, a read-only VHDX (qemu-img),
+ * the null NIC and a TAP NIC pinged from a network namespace; exits 77
+ * when the build has no emulator.
  *
  * Expected values: Hyper-V TLFS via include/vmbus/proto/tlfs.h, Linux
  * mshyperv.c requirements (docs/PROTOCOL.md s. 1 and 7), the ELF-64 gABI,
- * Intel SDM vol. 3 paging and descriptor formats.
+ * Intel SDM vol. 3 paging and descriptor formats; the disk pattern is the
+ * self-test guest's (partition/guest/gdisk.c).
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <vmbus/client.h>
 #include <vmbus/proto/tlfs.h>
@@ -26,6 +38,7 @@
 
 #include "../partition/cpuid.h"
 #include "../partition/elf_loader.h"
+#include "../partition/emu.h"
 #include "../partition/guest/abi.h"
 #include "../partition/hv.h"
 #include "../partition/hvmsr.h"
@@ -827,7 +840,8 @@ static uint32_t t_hstatus(void *ctx, uint32_t vp)
 	return 0x12 + vp;
 }
 
-static const struct part_io_ops t_ops = { t_console, t_exit, t_hcall, t_hstatus };
+static const struct part_io_ops t_ops = { t_console, t_exit, t_hcall, t_hstatus,
+					  NULL };
 
 START_TEST(io_ports)
 {
@@ -856,6 +870,11 @@ START_TEST(io_ports)
 	ck_assert_int_eq(part_io_access(&t_ops, NULL, 1, PART_PORT_HCALL_STATUS, false,
 					4, 1, (uint8_t *)&v), PART_IO_OK);
 	ck_assert_uint_eq(v, 0x13);
+	/* The stop port reads 0 without a stop_requested op. */
+	v = 0xffffffff;
+	ck_assert_int_eq(part_io_access(&t_ops, NULL, 0, PART_PORT_STOP, false,
+					1, 1, (uint8_t *)&v), PART_IO_OK);
+	ck_assert_uint_eq(v, 0xffffff00);
 	/* Nothing there: OUT dropped, IN reads all ones, in every size. */
 	memset(d, 0, sizeof(d));
 	ck_assert_int_eq(part_io_access(&t_ops, NULL, 0, 0x80, false, 2, 3, d),
@@ -928,6 +947,56 @@ START_TEST(opts_good)
 	ck_assert_str_eq(o.guest, "--odd.elf");
 	ck_assert_int_eq(parse(&o, err, (const char *const[]){ "--help", NULL }), 0);
 	ck_assert(o.help);
+}
+END_TEST
+
+static bool stop_yes(void *ctx)
+{
+	return *(const int *)ctx != 0;
+}
+
+START_TEST(io_stop_port)
+{
+	struct part_io_ops ops = t_ops;
+	int flag = 0;
+	uint8_t d = 0xaa;
+
+	ops.stop_requested = stop_yes;
+	ck_assert_int_eq(part_io_access(&ops, &flag, 0, PART_PORT_STOP, false, 1,
+					1, &d), PART_IO_OK);
+	ck_assert_uint_eq(d, 0);
+	flag = 1;
+	ck_assert_int_eq(part_io_access(&ops, &flag, 0, PART_PORT_STOP, false, 1,
+					1, &d), PART_IO_OK);
+	ck_assert_uint_eq(d, 1);
+	/* An OUT to it does nothing, like any port without a device. */
+	ck_assert_int_eq(part_io_access(&ops, &flag, 0, PART_PORT_STOP, true, 1,
+					1, &d), PART_IO_UNKNOWN);
+}
+END_TEST
+
+START_TEST(opts_accel)
+{
+	struct part_opts o;
+	char err[160];
+
+	ck_assert_int_eq(parse(&o, err, (const char *const[]){ NULL }), 0);
+	ck_assert_int_eq(o.accel, PART_ACCEL_AUTO);
+	ck_assert_int_eq(parse(&o, err, (const char *const[]){
+		"--accel", "emulate", NULL }), 0);
+	ck_assert_int_eq(o.accel, PART_ACCEL_EMULATE);
+	ck_assert_int_eq(parse(&o, err, (const char *const[]){
+		"--accel=kvm", NULL }), 0);
+	ck_assert_int_eq(o.accel, PART_ACCEL_KVM);
+	ck_assert_int_eq(parse(&o, err, (const char *const[]){
+		"--accel=auto", NULL }), 0);
+	ck_assert_int_eq(o.accel, PART_ACCEL_AUTO);
+	err[0] = '\0';
+	ck_assert_int_eq(parse(&o, err, (const char *const[]){
+		"--accel", "qemu", NULL }), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "kvm, emulate or auto"));
+	ck_assert_int_eq(parse(&o, err, (const char *const[]){ "--accel", NULL }),
+			 -EINVAL);
 }
 END_TEST
 
@@ -1311,6 +1380,455 @@ START_TEST(kvm_bad_image)
 }
 END_TEST
 
+/* ======================================================================
+ * On the CPU emulator
+ * ====================================================================== */
+
+#define EMU_TIMEOUT_SEC	60u
+#define EMU_DISK_SIZE	(8u << 20)
+#define VHDX_SIZE	(4u << 20)
+/* The self-test guest's disk pass (partition/guest/gdisk.c): the first
+ * 2 MiB and the last 64 KiB, word k of the disk = (k + 1) * this. */
+#define PASS_BYTES	(2u << 20)
+#define PASS_TAIL	(64u * 1024u)
+#define PATTERN_MUL	0x9e3779b97f4a7c15ull
+
+/* Console and report of one emulated run (malloc'd, NUL-terminated). */
+struct emu_out {
+	char *console, *report;
+	int status;
+};
+
+static void emu_run(struct part_vm_config *cfg, struct emu_out *out)
+{
+	size_t clen = 0, rlen = 0;
+	FILE *c, *r;
+
+	c = open_memstream(&out->console, &clen);
+	r = open_memstream(&out->report, &rlen);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(r);
+	cfg->console = c;
+	cfg->report = r;
+	out->status = part_vm_run(cfg);
+	fclose(c);
+	fclose(r);
+	/* Into the test log: the figures are worth keeping. */
+	fputs(out->console, stdout);
+	fputs(out->report, stdout);
+	fflush(stdout);
+}
+
+static void emu_free(struct emu_out *out)
+{
+	free(out->console);
+	free(out->report);
+}
+
+static struct part_vm_config emu_config(const char *cmdline)
+{
+	return (struct part_vm_config){
+		.accel = PART_ACCEL_EMULATE,
+		.mem_size = 64ull << 20,
+		.cpus = 1,
+		.timeout_sec = EMU_TIMEOUT_SEC,
+		.guest_path = guest_elf,
+		.cmdline = cmdline,
+		.test_offer = true,
+	};
+}
+
+static void assert_has(const char *text, const char *want)
+{
+	ck_assert_msg(strstr(text, want), "missing \"%s\"", want);
+}
+
+START_TEST(emu_selftest)
+{
+	struct part_vm_config cfg = emu_config("");
+	struct emu_out o;
+
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, 0);
+	assert_has(o.console, "PASS: connected to the VMBus");
+	assert_has(o.console, "the runner's test offer is present");
+	assert_has(o.console, "hv: hypercall round trip");
+	assert_has(o.console, "failed: OK");
+	ck_assert_ptr_null(strstr(o.console, "FAIL:"));
+	assert_has(o.report, "exits (emulated): io=");
+	assert_has(o.report, "messages delivered=4 failed=0");
+	emu_free(&o);
+}
+END_TEST
+
+START_TEST(emu_hostile)
+{
+	struct part_vm_config cfg = emu_config("hostile");
+	struct emu_out o;
+
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, 0);
+	/* Each refused MSR access reached the guest as a #GP through its
+	 * IDT, as KVM would inject it. */
+	assert_has(o.console, "PASS: SIMP page outside RAM -> #GP");
+	assert_has(o.console, "PASS: unknown MSR 0x400000f0 write -> #GP");
+	assert_has(o.console, "PASS: post input crossing a page");
+	assert_has(o.console, "PASS: hypercall with the page disabled");
+	ck_assert_ptr_null(strstr(o.console, "FAIL:"));
+	assert_has(o.report, "msr #GP=14");
+	assert_has(o.report, "exceptions delivered=14");
+	emu_free(&o);
+}
+END_TEST
+
+START_TEST(emu_errors)
+{
+	struct part_dev_disk missing = { "/nonexistent/disk.img", 21, false };
+	struct part_vm_config cfg = emu_config("");
+	struct emu_out o;
+
+	cfg.cpus = 2;
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, PART_EXIT_USAGE);
+	assert_has(o.report, "runs one VP");
+	emu_free(&o);
+
+	cfg = emu_config("");
+	cfg.guest_path = "/proc/self/status";
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, PART_EXIT_IMAGE);
+	emu_free(&o);
+
+	cfg = emu_config("");
+	cfg.disks = &missing;
+	cfg.disk_count = 1;
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, PART_EXIT_HOST);
+	assert_has(o.report, "/nonexistent/disk.img");
+	emu_free(&o);
+
+	cfg = emu_config("");
+	cfg.nic = "nosuchkind";
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, PART_EXIT_HOST);
+	assert_has(o.report, "nosuchkind");
+	emu_free(&o);
+}
+END_TEST
+
+/* Without KVM, auto says so and runs the emulator. */
+START_TEST(emu_auto_fallback)
+{
+	struct part_vm_config cfg = emu_config("");
+	struct emu_out o;
+	char why[256];
+
+	if (!part_kvm_probe(why, sizeof(why))) {
+		printf("SKIP: KVM is usable here, auto would not fall back\n");
+		return;
+	}
+	cfg.accel = PART_ACCEL_AUTO;
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, 0);
+	assert_has(o.report, "KVM is unusable here (/dev/kvm: ");
+	assert_has(o.report, "running the guest on the Unicorn CPU emulator "
+		   "instead, much slower");
+	assert_has(o.console, "failed: OK");
+	emu_free(&o);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static void emu_setup(void)
+{
+	strcpy(tmpdir, "/tmp/test_partition.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Remove what the test made in tmpdir, then the folder. */
+static void emu_teardown(void)
+{
+	static const char *const names[] = {
+		"raw.img", "want.img", "ro.vhdx", "console.txt", "ping.txt",
+	};
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+		unlink(path);
+	}
+	rmdir(tmpdir);
+}
+
+static bool have_program(const char *name)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+	return system(cmd) == 0;
+}
+
+/* A file of @size bytes: zeros, and the guest's pattern where its pass
+ * writes when @pattern. */
+static void make_disk_image(const char *path, size_t size, bool pattern)
+{
+	uint64_t *w = calloc(1, size);
+	size_t k;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(w);
+	for (k = 0; pattern && k < size / 8; k++)
+		if (k < PASS_BYTES / 8 || k >= (size - PASS_TAIL) / 8)
+			w[k] = (k + 1) * PATTERN_MUL;
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(w, 1, size, f), size);
+	ck_assert_int_eq(fclose(f), 0);
+	free(w);
+}
+
+static void read_whole_file(const char *path, void *buf, size_t size)
+{
+	FILE *f = fopen(path, "rb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(buf, 1, size, f), size);
+	fclose(f);
+}
+
+START_TEST(emu_disks)
+{
+	char raw[128], want[128], vhdx[128], cmd[512];
+	struct part_dev_disk disks[2];
+	struct part_vm_config cfg = emu_config("");
+	bool qemu = have_program("qemu-img") && have_program("qemu-io");
+	uint8_t *got, *exp;
+	struct emu_out o;
+
+	snprintf(raw, sizeof(raw), "%s/raw.img", tmpdir);
+	snprintf(want, sizeof(want), "%s/want.img", tmpdir);
+	snprintf(vhdx, sizeof(vhdx), "%s/ro.vhdx", tmpdir);
+	make_disk_image(raw, EMU_DISK_SIZE, false);
+	disks[0] = (struct part_dev_disk){ raw, strlen(raw), false };
+	cfg.disks = disks;
+	cfg.disk_count = 1;
+	if (qemu) {
+		snprintf(cmd, sizeof(cmd), "qemu-img create -q -f vhdx %s %u && "
+			 "qemu-io -f vhdx -c 'write -P 0x33 0 1M' %s >/dev/null",
+			 vhdx, VHDX_SIZE, vhdx);
+		ck_assert_int_eq(system(cmd), 0);
+		disks[1] = (struct part_dev_disk){ vhdx, strlen(vhdx), true };
+		cfg.disk_count = 2;
+	} else {
+		printf("SKIP: the read-only VHDX part (no qemu-img/qemu-io)\n");
+	}
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, 0);
+	ck_assert_ptr_null(strstr(o.console, "FAIL:"));
+	assert_has(o.console, "disk: LUN 0: 8388608 bytes in 512-byte blocks, "
+		   "writable");
+	assert_has(o.console, "PASS: disk: LUN 0: read back and verified "
+		   "(error 0, 0 words differ)");
+	assert_has(o.report, "disk LUN 0: reads=");
+	if (qemu) {
+		assert_has(o.console, "disk: LUN 1: 4194304 bytes in 512-byte "
+			   "blocks, read-only");
+		assert_has(o.console, "disk: LUN 1: first bytes 33 33 33 33");
+		assert_has(o.console, "PASS: disk: LUN 1: a write is refused as "
+			   "write-protected");
+	}
+	emu_free(&o);
+
+	/* The host sees what the guest wrote, and nothing else. */
+	make_disk_image(want, EMU_DISK_SIZE, true);
+	got = malloc(EMU_DISK_SIZE);
+	exp = malloc(EMU_DISK_SIZE);
+	ck_assert(got && exp);
+	read_whole_file(raw, got, EMU_DISK_SIZE);
+	read_whole_file(want, exp, EMU_DISK_SIZE);
+	ck_assert_int_eq(memcmp(got, exp, EMU_DISK_SIZE), 0);
+	free(got);
+	free(exp);
+	if (qemu) {
+		snprintf(cmd, sizeof(cmd), "qemu-img compare -q -f raw -F raw "
+			 "%s %s", raw, want);
+		ck_assert_int_eq(system(cmd), 0);
+		/* The VHDX kept its data. */
+		snprintf(cmd, sizeof(cmd), "qemu-io -f vhdx -r -c "
+			 "'read -P 0x33 0 1M' %s | grep -q 'read 1048576'", vhdx);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
+START_TEST(emu_null_nic)
+{
+	struct part_vm_config cfg = emu_config("");
+	struct emu_out o;
+
+	cfg.nic = "null";
+	emu_run(&cfg, &o);
+	ck_assert_int_eq(o.status, 0);
+	ck_assert_ptr_null(strstr(o.console, "FAIL:"));
+	assert_has(o.console, "PASS: net: netvsc brought the NIC up");
+	assert_has(o.console, "net: MAC 02:15:5d:00:07:02, MTU 1500");
+	assert_has(o.console, "link up");
+	assert_has(o.console, "PASS: net: buffers taken back");
+	assert_has(o.report, "vmbus-run: NIC: guest->wire frames=");
+	emu_free(&o);
+}
+END_TEST
+
+/* ---- A TAP NIC in a network namespace, pinged ------------------------------ */
+
+static volatile int tap_stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	tap_stop = 1;
+}
+
+/*
+ * The runner's process: a network namespace of its own (gone when the
+ * process is), a TAP with the host end 10.99.7.1/24, the guest on
+ * 10.99.7.2; SIGTERM sets the stop port. Exits with the run's status.
+ */
+static void tap_runner(const char *console)
+{
+	struct part_vm_config cfg = emu_config("ip=10.99.7.2/24");
+	struct sigaction sa;
+	FILE *f;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	if (unshare(CLONE_NEWNET) ||
+	    system("ip link set lo up && ip tuntap add dev vr0 mode tap && "
+		   "ip addr add 10.99.7.1/24 dev vr0 && ip link set vr0 up"))
+		_exit(100);
+	f = fopen(console, "w");
+	if (!f)
+		_exit(101);
+	setvbuf(f, NULL, _IOLBF, 0);
+	cfg.console = f;
+	cfg.nic = "tap=vr0";
+	cfg.stop_flag = &tap_stop;
+	_exit(part_vm_run(&cfg));
+}
+
+/* Wait until @path holds @text, up to @sec seconds. */
+static bool wait_for_text(const char *path, const char *text, unsigned int sec)
+{
+	char buf[16384];
+	unsigned int i;
+	size_t n;
+	FILE *f;
+
+	for (i = 0; i < sec * 10; i++) {
+		f = fopen(path, "r");
+		if (f) {
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			if (strstr(buf, text))
+				return true;
+		}
+		usleep(100000);
+	}
+	return false;
+}
+
+/* Wait for @pid at most @sec seconds, then kill it; its wait status. */
+static int reap(pid_t pid, unsigned int sec)
+{
+	unsigned int i;
+	int st = 0;
+
+	for (i = 0; i < sec * 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return st;
+}
+
+START_TEST(emu_tap_ping)
+{
+	char console[128], ping_out[128], nspath[64], *text;
+	pid_t runner, pinger;
+	int st, fd;
+	size_t n;
+	FILE *f;
+
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) ||
+	    !have_program("ip") || !have_program("ping")) {
+		printf("SKIP: TAP ping needs root, /dev/net/tun, ip and ping\n");
+		return;
+	}
+	snprintf(console, sizeof(console), "%s/console.txt", tmpdir);
+	snprintf(ping_out, sizeof(ping_out), "%s/ping.txt", tmpdir);
+	fflush(stdout);
+	runner = fork();
+	ck_assert_int_ge(runner, 0);
+	if (!runner)
+		tap_runner(console);
+	if (!wait_for_text(console, "net: serving ARP and ping on 10.99.7.2", 30)) {
+		kill(runner, SIGKILL);
+		waitpid(runner, &st, 0);
+		ck_abort_msg("the guest never started serving (runner status 0x%x)",
+			     st);
+	}
+	/* ping from inside the runner's namespace. */
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/net", (int)runner);
+	pinger = fork();
+	ck_assert_int_ge(pinger, 0);
+	if (!pinger) {
+		fd = open(nspath, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET))
+			_exit(102);
+		fd = open(ping_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0)
+			_exit(103);
+		execlp("ping", "ping", "-n", "-c", "3", "-W", "5", "10.99.7.2",
+		       (char *)NULL);
+		_exit(104);
+	}
+	st = reap(pinger, 30);
+	kill(runner, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "ping failed (wait status 0x%x)", st);
+	st = reap(runner, 30);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "runner ended with wait status 0x%x", st);
+
+	text = calloc(1, 65536);
+	ck_assert_ptr_nonnull(text);
+	f = fopen(ping_out, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(text, 1, 65535, f);
+	fclose(f);
+	text[n] = '\0';
+	fputs(text, stdout);
+	assert_has(text, "3 packets transmitted, 3 received");
+	f = fopen(console, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(text, 1, 65535, f);
+	fclose(f);
+	text[n] = '\0';
+	fputs(text, stdout);
+	assert_has(text, "net: stop requested;");
+	assert_has(text, "and 3 echo request(s)");
+	assert_has(text, "PASS: net: every reply sent");
+	ck_assert_ptr_null(strstr(text, "FAIL:"));
+	free(text);
+}
+END_TEST
+
 /* ====================================================================== */
 
 static Suite *unit_suite(void)
@@ -1355,7 +1873,9 @@ static Suite *unit_suite(void)
 
 	tc = tcase_create("io_opts");
 	tcase_add_test(tc, io_ports);
+	tcase_add_test(tc, io_stop_port);
 	tcase_add_test(tc, opts_good);
+	tcase_add_test(tc, opts_accel);
 	tcase_add_test(tc, opts_bad);
 	suite_add_tcase(s, tc);
 
@@ -1381,28 +1901,58 @@ static Suite *kvm_suite(void)
 	return s;
 }
 
+static Suite *emu_suite(void)
+{
+	Suite *s = suite_create("partition-emu");
+	TCase *tc = tcase_create("emulate");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, emu_setup, emu_teardown);
+	tcase_add_test(tc, emu_selftest);
+	tcase_add_test(tc, emu_hostile);
+	tcase_add_test(tc, emu_errors);
+	tcase_add_test(tc, emu_auto_fallback);
+	tcase_add_test(tc, emu_disks);
+	tcase_add_test(tc, emu_null_nic);
+	tcase_add_test(tc, emu_tap_ping);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 /*
  * test_partition [GUEST.elf]        unit tests (GUEST.elf: also load it)
  * test_partition kvm GUEST.elf      boot it under KVM; 77 when unusable
+ * test_partition emulate GUEST.elf  boot it on the CPU emulator; 77 when
+ *                                   the build has none
  */
 int main(int argc, char **argv)
 {
 	bool kvm = argc > 1 && !strcmp(argv[1], "kvm");
+	bool emu = argc > 1 && !strcmp(argv[1], "emulate");
 	char why[256];
 	SRunner *sr;
 	int failed;
 
-	if (kvm) {
+	if (kvm || emu) {
 		if (argc < 3) {
-			fprintf(stderr, "usage: %s kvm GUEST.elf\n", argv[0]);
+			fprintf(stderr, "usage: %s kvm|emulate GUEST.elf\n", argv[0]);
 			return 2;
 		}
 		guest_elf = argv[2];
+	}
+	if (kvm) {
 		if (part_kvm_probe(why, sizeof(why))) {
 			printf("SKIP: KVM partition tests: %s\n", why);
 			return 77;
 		}
 		sr = srunner_create(kvm_suite());
+	} else if (emu) {
+		if (!part_emu_available()) {
+			printf("SKIP: emulated partition tests: this build has no "
+			       "Unicorn CPU emulator (libunicorn-dev)\n");
+			return 77;
+		}
+		sr = srunner_create(emu_suite());
 	} else {
 		guest_elf = argc > 1 ? argv[1] : NULL;
 		sr = srunner_create(unit_suite());

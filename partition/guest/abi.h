@@ -29,6 +29,14 @@
 #define PART_PORT_EXIT			0xf4
 
 /*
+ * An IN reads 1 once the runner wants the guest to wind down (vmbus-run got
+ * SIGINT or SIGTERM), else 0. A guest that serves until told to stop polls
+ * it and exits with its own status; one that never looks is cut off by the
+ * runner's time-out.
+ */
+#define PART_PORT_STOP			0xf5
+
+/*
  * The hypercall page the runner writes on WRMSR HYPERCALL:
  *     out  $PART_PORT_HCALL, %al     ; the runner reads RCX, RDX, R8
  *     in   $PART_PORT_HCALL_STATUS, %eax   ; and answers the status here

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The partition self-test guest. Default mode: discover Hyper-V and
- * enable hypercalls and the SynIC the way Linux does, then connect to the
- * VMBus with libvmbus's client (compiled in freestanding), list the
- * offers, unload and exit 0. "hostile" mode (runner command line): feed
- * the hypervisor bad MSR values and bad hypercalls and check each answer
- * against the TLFS status or #GP it must produce. Either way every check
- * prints PASS or FAIL and the exit status is the number of failures.
+ * enable hypercalls and the SynIC the way Linux does, time a null
+ * hypercall, then connect to the VMBus with libvmbus's client (compiled
+ * in freestanding), list the offers, test each SCSI controller (gdisk.c)
+ * and NIC (gnet.c; with "ip=A.B.C.D/N" it also answers ARP and ping until
+ * the runner says stop), unload and exit. "hostile" mode (runner command
+ * line): feed the hypervisor bad MSR values and bad hypercalls and check
+ * each answer against the TLFS status or #GP it must produce. Either way
+ * every check prints PASS or FAIL and the exit status is the number of
+ * failures.
  *
  * Expected answers: Hyper-V TLFS (via include/vmbus/proto/tlfs.h) and the
  * rules documented in include/vmbus/synic.h and partition/hvmsr.h.
@@ -15,22 +18,39 @@
 #include <vmbus/proto/vmbus.h>
 
 #include "freestanding.h"
+#include "gbus.h"
 #include "hvg.h"
 #include "rt.h"
+#include "selftest.h"
 
 /* How long the guest waits for a bus reply (the runner's time-out is the
  * backstop if even the timer fails). */
 #define BUS_WAIT_100NS		(5ull * 10000000)
 #define TIMER_PERIOD_NS		10000000ull	/* 10 ms */
 
+/* Null hypercalls timed after bring-up. */
+#define HCALL_TIMING_CALLS	2000u
+#define MAX_OFFERS		16u
+
 static unsigned int checks, failures;
 
-static void check(bool ok, const char *what)
+void st_check(bool ok, const char *fmt, ...)
 {
+	va_list ap;
+
 	checks++;
 	if (!ok)
 		failures++;
-	rt_printf("%s: %s\n", ok ? "PASS" : "FAIL", what);
+	rt_puts(ok ? "PASS: " : "FAIL: ");
+	va_start(ap, fmt);
+	rt_vprintf(fmt, ap);
+	va_end(ap);
+	rt_putc('\n');
+}
+
+static void check(bool ok, const char *what)
+{
+	st_check(ok, "%s", what);
 }
 
 static void check_status(uint64_t rax, uint16_t want, const char *what)
@@ -102,11 +122,12 @@ static bool bring_up(void)
 
 static uint8_t client_mem[32768] __attribute__((aligned(64)));
 static struct vmbus_client *client;
-static volatile int pending_err;
-static volatile bool pending_done;
 static volatile bool offers_done;
 static unsigned int offer_count;
 static bool saw_test_offer;
+static struct vmbus_msg_offer offers[MAX_OFFERS];
+static const struct vmbus_guid scsi_type = VMBUS_GUID_SCSI;
+static const struct vmbus_guid net_type = VMBUS_GUID_NET;
 
 /* The runner's test offer (PART_TEST_OFFER_GUID in partition/hv.h). */
 static const struct vmbus_guid test_offer_type =
@@ -125,6 +146,8 @@ static void print_guid(const struct vmbus_guid *g)
 static void on_offer(void *ctx, const struct vmbus_msg_offer *o)
 {
 	(void)ctx;
+	if (offer_count < MAX_OFFERS)
+		offers[offer_count] = *o;
 	offer_count++;
 	rt_printf("offer: relid %u connection 0x%x type ", o->child_relid,
 		  o->connection_id);
@@ -147,46 +170,69 @@ static const struct vmbus_client_events events = {
 	.offers_delivered = on_offers_delivered,
 };
 
-static void on_done(void *arg, int err)
+/* The value of "ip=A.B.C.D/N" on the command line (host byte order), or
+ * 0. The runner checked the syntax. */
+static uint32_t cmdline_ip(const char *s)
 {
-	(void)arg;
-	pending_err = err;
-	pending_done = true;
-}
+	uint32_t ip = 0, part = 0;
+	unsigned int dots = 0;
 
-/* Feed SINT 2 messages to the client until *@flag is set or time runs
- * out; returns whether the flag was set. */
-static bool bus_wait(volatile bool *flag)
-{
-	uint64_t end = rt_rdmsr(HV_X64_MSR_TIME_REF_COUNT) + BUS_WAIT_100NS;
-	uint8_t buf[HV_MESSAGE_PAYLOAD_BYTE_COUNT];
-	uint32_t type;
-	int len;
-
-	while (!*flag) {
-		len = hvg_take_message(&type, buf);
-		if (len >= 0) {
-			if (type == HV_MESSAGE_TYPE_VMBUS)
-				vmbus_client_handle_message(client, buf, (size_t)len);
-			continue;
-		}
-		if (rt_rdmsr(HV_X64_MSR_TIME_REF_COUNT) > end)
-			return false;
-		rt_wait_irq();
+	while (*s) {
+		while (*s == ' ')
+			s++;
+		if (s[0] == 'i' && s[1] == 'p' && s[2] == '=')
+			break;
+		while (*s && *s != ' ')
+			s++;
 	}
-	return true;
+	if (!*s)
+		return 0;
+	for (s += 3; *s && *s != '/' && *s != ' '; s++) {
+		if (*s == '.') {
+			ip = ip << 8 | (part & 0xff);
+			part = 0;
+			dots++;
+		} else if (*s >= '0' && *s <= '9') {
+			part = part * 10 + (uint32_t)(*s - '0');
+		} else {
+			return 0;
+		}
+	}
+	return dots == 3 ? ip << 8 | (part & 0xff) : 0;
 }
 
-/* Start a request and wait for its completion; the request's result. */
-static int bus_request(int ret)
+/* The round trip of a hypercall the hypervisor answers at once (a
+ * signal to a connection nobody registered), in nanoseconds. */
+static void time_hypercalls(void)
 {
-	if (ret == VMBUS_CLIENT_COMPLETED)
-		return 0;
-	if (ret < 0)
-		return ret;
-	if (!bus_wait(&pending_done))
-		return -ETIMEDOUT;
-	return pending_err;
+	uint64_t t0, t1;
+	unsigned int i;
+
+	t0 = rt_rdmsr(HV_X64_MSR_TIME_REF_COUNT);
+	for (i = 0; i < HCALL_TIMING_CALLS; i++)
+		hvg_hypercall(HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
+			      0x7ffe, 0);
+	t1 = rt_rdmsr(HV_X64_MSR_TIME_REF_COUNT);
+	rt_printf("hv: hypercall round trip %llu ns (%u calls)\n",
+		  (unsigned long long)((t1 - t0) * 100 / HCALL_TIMING_CALLS),
+		  HCALL_TIMING_CALLS);
+}
+
+static void device_tests(void)
+{
+	unsigned int i, n = offer_count < MAX_OFFERS ? offer_count : MAX_OFFERS;
+	uint32_t ip = cmdline_ip(rt_boot->cmdline);
+
+	for (i = 0; i < n; i++) {
+		const struct vmbus_msg_offer *o = &offers[i];
+
+		if (o->sub_channel_index)
+			continue;
+		if (!memcmp(&o->if_type, &scsi_type, sizeof(scsi_type)))
+			st_disk_test(o);
+		else if (!memcmp(&o->if_type, &net_type, sizeof(net_type)))
+			st_net_test(o, ip);
+	}
 }
 
 static void bus_test(void)
@@ -216,9 +262,10 @@ static void bus_test(void)
 	check(ret == 0, "vmbus client initialised");
 	if (ret)
 		return;
+	gbus_client = client;
 
-	pending_done = false;
-	ret = bus_request(vmbus_client_connect(client, &params, on_done, NULL));
+	ret = gbus_request(vmbus_client_connect(client, &params, gbus_done, NULL),
+			   BUS_WAIT_100NS);
 	rt_printf("bus: connect -> %d, version 0x%x, message connection %u\n",
 		  ret, vmbus_client_version(client),
 		  vmbus_client_msg_conn_id(client));
@@ -226,12 +273,14 @@ static void bus_test(void)
 	if (ret)
 		return;
 	ret = vmbus_client_request_offers(client);
-	check(ret == 0 && bus_wait(&offers_done), "all offers delivered");
+	check(ret == 0 && gbus_wait(&offers_done, BUS_WAIT_100NS),
+	      "all offers delivered");
 	rt_printf("bus: %u offer(s)\n", offer_count);
 	if (saw_test_offer)
 		rt_puts("bus: the runner's test offer is present\n");
-	pending_done = false;
-	ret = bus_request(vmbus_client_unload(client, on_done, NULL));
+	device_tests();
+	ret = gbus_request(vmbus_client_unload(client, gbus_done, NULL),
+			   BUS_WAIT_100NS);
 	check(ret == 0, "unloaded the VMBus");
 }
 
@@ -353,6 +402,7 @@ int guest_main(const struct part_boot_info *boot)
 			hostile_msrs();
 			hostile_hypercalls();
 		} else {
+			time_hypercalls();
 			bus_test();
 		}
 		hvg_synic_disable();
