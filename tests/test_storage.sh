@@ -1,0 +1,181 @@
+#!/bin/sh
+# Storage end to end, checked with tools this project did not write:
+# images made and filled by qemu-img and qemu-io are served by vmbus-host
+# --disk and read by vmbus-guest; what the guest writes is compared by
+# qemu-img against images built independently; a fixed VHD keeps a valid
+# footer; read-only disks refuse writes; and a host killed with SIGKILL
+# leaves every completed and flushed write in its image.
+# Usage: test_storage.sh PATH/TO/vmbus-host PATH/TO/vmbus-guest
+set -u
+# Absolute paths: the script works inside its own temporary directory.
+host=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+guest=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+for tool in qemu-img qemu-io cmp dd head tail; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "SKIP: $tool not found (qemu-img and qemu-io come with qemu-utils)"
+		exit 77
+	fi
+done
+dir=$(mktemp -d "${TMPDIR:-/tmp}/vmbus-storage.XXXXXX")
+sock=$dir/sock
+hostpid=
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$dir/host.log" ] && sed 's/^/  host: /' "$dir/host.log" >&2
+	[ -n "$hostpid" ] && kill -KILL "$hostpid" 2>/dev/null
+	rm -rf "$dir"
+	exit 1
+}
+start_host() {
+	rm -f "$sock"
+	"$host" --socket "$sock" "$@" 2>"$dir/host.log" &
+	hostpid=$!
+	i=0
+	while [ ! -S "$sock" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$hostpid" 2>/dev/null; then
+			fail "host did not start with: $*"
+		fi
+		sleep 0.05
+	done
+}
+stop_host() {
+	kill -TERM "$hostpid"
+	wait "$hostpid" || fail "host did not exit cleanly"
+	hostpid=
+}
+g() {
+	"$guest" --socket "$sock" --timeout 10000 "$@"
+}
+# put FILE OFFSET < DATA: write bytes at OFFSET of FILE, as the guest should.
+put() {
+	dd of="$1" bs=65536 oflag=seek_bytes seek="$2" conv=notrunc status=none ||
+		fail "dd into $1"
+}
+# slice FILE OFFSET LENGTH: those bytes of FILE on standard output.
+slice() {
+	tail -c +$(($2 + 1)) "$1" | head -c "$3"
+}
+cd "$dir" || fail "cannot enter $dir"
+
+# ---- Images in every format, with patterns written by qemu-io ----------------
+qemu-img create -q -f raw raw.img 8M || fail "qemu-img raw"
+qemu-img create -q -f vpc -o subformat=fixed fixed.vhd 8M || fail "qemu-img fixed vhd"
+qemu-img create -q -f vpc dyn.vhd 8M || fail "qemu-img dynamic vhd"
+qemu-img create -q -f vhdx img.vhdx 8M || fail "qemu-img vhdx"
+qemu-img create -q -f raw ro.img 1M || fail "qemu-img ro"
+qemu-img create -q -f raw scratch.img 4M || fail "qemu-img scratch"
+for spec in raw:raw.img vpc:fixed.vhd vpc:dyn.vhd vhdx:img.vhdx; do
+	fmt=${spec%%:*}
+	img=${spec#*:}
+	qemu-io -f "$fmt" -c "write -P 0x5a 1M 64k" -c "write -P 0xa5 0 4k" \
+		-c "write -P 0x3c 3000 5000" -c "write -P 0x11 8384512 4096" "$img" \
+		>/dev/null || fail "qemu-io on $img"
+	qemu-img convert -f "$fmt" -O raw "$img" "$img.ref" || fail "qemu-img convert $img"
+done
+qemu-io -f raw -c "write -P 0x77 0 1M" ro.img >/dev/null || fail "qemu-io on ro.img"
+cp ro.img ro.orig
+tail -c 512 fixed.vhd >footer.before
+
+# ---- Bad --disk arguments -----------------------------------------------------
+out=$(timeout 10 "$host" --socket "$sock" --disk "$dir/missing.img" 2>&1) && fail "host started on a missing image"
+echo "$out" | grep -q -- "--disk $dir/missing.img: cannot open: No such file or directory" ||
+	fail "missing image message: $out"
+cp fixed.vhd corrupt.vhd
+size=$(wc -c <corrupt.vhd)
+# Flip the footer's unique id: its checksum no longer matches.
+printf 'VMBUS' | dd of=corrupt.vhd bs=1 seek=$((size - 512 + 68)) conv=notrunc status=none
+out=$(timeout 10 "$host" --socket "$sock" --disk corrupt.vhd 2>&1) && fail "host started on a corrupt VHD"
+echo "$out" | grep -q -- "--disk corrupt.vhd: .*corrupt image" || fail "corrupt VHD message: $out"
+
+# ---- Serve them all on one controller -----------------------------------------
+start_host --disk raw.img --disk fixed.vhd --disk dyn.vhd --disk img.vhdx \
+	--disk ro.img,ro --disk scratch.img
+for want in "lun 0: raw.img, raw, 8 MiB, read-write" \
+	    "lun 1: fixed.vhd, vhd-fixed, 8194 KiB, read-write" \
+	    "lun 2: dyn.vhd, vhd-dynamic, 8194 KiB, read-only" \
+	    "lun 3: img.vhdx, vhdx, 8 MiB, read-only" \
+	    "lun 4: ro.img, raw, 1 MiB, read-only"; do
+	grep -q "$want" "$dir/host.log" || fail "host did not print '$want'"
+done
+g disks >disks.out || fail "disks failed"
+[ "$(grep -c '^lun ' disks.out)" -eq 6 ] || fail "expected 6 LUNs: $(cat disks.out)"
+grep -q "^lun 1: 8194 KiB (16388 blocks of 512 bytes), read-write, Msft Virtual Disk" disks.out ||
+	fail "fixed VHD line: $(cat disks.out)"
+grep -q "^lun 3: 8 MiB (16384 blocks of 512 bytes), read-only" disks.out ||
+	fail "VHDX line: $(cat disks.out)"
+
+# ---- Reads through the guest match what qemu sees ----------------------------
+lun=0
+for img in raw.img fixed.vhd dyn.vhd img.vhdx; do
+	size=$(wc -c <"$img.ref")
+	g read $lun 0 "$size" >"read.$lun" || fail "reading lun $lun ($img)"
+	cmp -s "read.$lun" "$img.ref" || fail "lun $lun ($img) reads differently from qemu-img convert"
+	g read $lun 2999 5003 >part || fail "unaligned read of lun $lun"
+	slice "$img.ref" 2999 5003 | cmp -s part - || fail "unaligned read of lun $lun ($img) differs"
+	lun=$((lun + 1))
+done
+
+# ---- Writes through the guest, checked by qemu-img compare -------------------
+head -c 200000 /dev/urandom >blob
+cp raw.img.ref expect0
+cp fixed.vhd.ref expect1
+size1=$(wc -c <fixed.vhd.ref)
+printf 'hello, vmbus' | g write 0 12345 >/dev/null || fail "write to raw"
+printf 'hello, vmbus' | put expect0 12345
+g write 0 4096 <blob >/dev/null || fail "aligned write to raw"
+put expect0 4096 <blob
+printf 'hello, vmbus' | g write 1 777 >w.out || fail "write to fixed VHD"
+grep -q "lun 1: wrote 12 bytes at offset 777 (read-modify-write of 1 partial block), flushed" w.out ||
+	fail "write summary: $(cat w.out)"
+printf 'hello, vmbus' | put expect1 777
+# Up to the very last byte the guest sees: the footer right after it must survive.
+g write 1 $((size1 - 200000)) <blob >/dev/null || fail "write to the end of the fixed VHD"
+put expect1 $((size1 - 200000)) <blob
+printf 'xy' | g write 1 $((size1 - 1)) 2>err.out && fail "write past the end accepted"
+grep -q "runs past the end of the disk" err.out || fail "past-the-end message: $(cat err.out)"
+g read 1 $((size1 - 200000)) 200000 | cmp -s - blob || fail "read-back of the VHD's last bytes"
+
+# ---- Read-only disks refuse writes --------------------------------------------
+for lun in 2 3 4; do
+	printf 'no' | g write $lun 1024 2>err.out && fail "write to read-only lun $lun accepted"
+	grep -q "lun $lun: write at LBA 2 refused: the disk is write-protected (DATA PROTECT)" err.out ||
+		fail "read-only message for lun $lun: $(cat err.out)"
+done
+
+# ---- verify on the scratch disk ---------------------------------------------------
+g verify 5 >verify.out 2>verify.err || fail "verify: $(cat verify.out verify.err)"
+grep -q "verify lun 5: 8192 blocks of 512 bytes written, flushed and read back intact" verify.out ||
+	fail "verify summary: $(cat verify.out)"
+g verify 4 2>err.out && fail "verify of a read-only disk accepted"
+stop_host
+
+qemu-img compare -q -f raw -F raw expect0 raw.img || fail "raw image differs from the expected one"
+qemu-img compare -q -f raw -F vpc expect1 fixed.vhd || fail "fixed VHD differs from the expected one"
+qemu-img info -f vpc fixed.vhd >/dev/null || fail "fixed VHD no longer valid"
+tail -c 512 fixed.vhd | cmp -s - footer.before || fail "fixed VHD footer changed"
+[ "$(wc -c <fixed.vhd)" -eq $((size1 + 512)) ] || fail "fixed VHD changed size"
+cmp -s ro.img ro.orig || fail "read-only image was modified"
+qemu-img compare -q -f vpc -F raw dyn.vhd dyn.vhd.ref || fail "dynamic VHD was modified"
+
+# ---- Crash safety: every flushed write survives SIGKILL -----------------------
+qemu-img create -q -f raw crash.img 8M || fail "qemu-img crash"
+start_host --disk crash.img
+n=0
+for off in 0 65536 1000000 4194304 8126464; do
+	head -c 65536 /dev/urandom >"chunk.$n"
+	g write 0 $off <"chunk.$n" >/dev/null || fail "crash write $n"
+	n=$((n + 1))
+done
+kill -KILL "$hostpid"
+wait "$hostpid" 2>/dev/null
+hostpid=
+n=0
+for off in 0 65536 1000000 4194304 8126464; do
+	slice crash.img $off 65536 | cmp -s - "chunk.$n" ||
+		fail "write $n at $off lost after SIGKILL"
+	n=$((n + 1))
+done
+
+rm -rf "$dir"
+echo "storage: ok"
