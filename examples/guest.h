@@ -45,4 +45,9 @@ void guest_link_err(const struct guest *gs, const char *what, int ret);
 /* "scsi", "ide", "network", "echo" or "unknown". */
 const char *guest_class_name(const struct vmbus_guid *g);
 
+/* Storage commands (guest_disk.c). */
+extern const struct guest_command disks_command, read_command, write_command,
+	verify_command;
+extern const struct guest_command nic_command, tap_command;	/* guest_nic.c */
+
 #endif

@@ -386,6 +386,11 @@ static const struct guest_command echo_command = {
 static const struct guest_command *const commands[] = {
 	&offers_command,
 	&echo_command,
+	&disks_command,
+	&read_command,
+	&write_command,
+	&verify_command,
+	&nic_command, &tap_command,
 	/* Storage and network commands plug in here. */
 };
 

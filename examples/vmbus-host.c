@@ -84,6 +84,8 @@ const struct dev_kind echo_kind = {
 
 static const struct dev_kind *const kinds[] = {
 	&echo_kind,
+	&disk_kind,
+	&nic_kind, &nic_capture_kind, &nic_queues_kind,
 	/* Storage (--disk PATH[,ro]) and network (--nic SPEC) devices plug
 	 * in here, with pollfds/poll hooks for their own descriptors. */
 };
@@ -124,8 +126,7 @@ static void usage(FILE *f)
 		"Devices:\n", path, (unsigned long long)(VMBUS_LINK_RAM_DEFAULT >> 20));
 	for (i = 0; i < NKINDS; i++)
 		fprintf(f, "  %s%s%-*s%s\n", kinds[i]->option, kinds[i]->arg ? " " : "",
-			(int)(22 - strlen(kinds[i]->option) -
-			      (kinds[i]->arg ? strlen(kinds[i]->arg) + 1 : 0)),
+			(int)(22 - strlen(kinds[i]->option) - (kinds[i]->arg ? 1 : 0)),
 			kinds[i]->arg ? kinds[i]->arg : "", kinds[i]->help);
 	fprintf(f,
 		"\n"
