@@ -172,12 +172,21 @@ static int walk(const struct vmbus_gpa_map *map,
 	uint64_t pos;
 	int ret;
 
-	ret = vmbus_gpa_pagelist_check(map, pl, false);
-	if (ret)
-		return ret;
+	if (pl->byte_offset >= HV_PAGE_SIZE || pl->byte_count == 0 || !pl->pfns ||
+	    pages_needed(pl->byte_offset, pl->byte_count) > pl->pfn_count)
+		return -EINVAL;
 	if (len > pl->byte_count || offset > pl->byte_count - len)
 		return -ERANGE;
 	pos = (uint64_t)pl->byte_offset + offset;
+	/* Only the pages this access touches, all of them before any is
+	 * used: a large buffer costs no more per access than a small one. */
+	if (len) {
+		uint64_t first = pos >> HV_PAGE_SHIFT, last = (pos + len - 1) >> HV_PAGE_SHIFT;
+
+		for (; first <= last; first++)
+			if (!vmbus_gpa_page(map, pl->pfns[first]))
+				return -EFAULT;
+	}
 	while (len) {
 		uint64_t idx = pos >> HV_PAGE_SHIFT;
 		uint64_t in_page = pos & PAGE_MASK_LOW;
