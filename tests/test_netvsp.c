@@ -1209,6 +1209,117 @@ START_TEST(revoke_and_reopen)
 }
 END_TEST
 
+/* ---- Completions under a full host-to-guest ring --------------------------------- */
+
+#define FLOOD_MAX	6000u
+
+/*
+ * A guest that keeps sending SEND_RNDIS_PKT (and now and then an empty-
+ * answer SWITCH_DATA_PATH) without reading its receive ring. The host must
+ * stop taking packets once it cannot write their completions, not drop
+ * them, and deliver every one once the guest reads again, woken only by
+ * the guest's pending_send_sz signal.
+ */
+START_TEST(completions_survive_full_ring)
+{
+	static uint8_t seen[FLOOD_MAX];
+	static uint8_t buf[4096];
+	struct opts o = { .no_guest = true };
+	struct nvsp_1_message_send_receive_buffer rb = { 0 };
+	struct vmbus_channel_packet pkt;
+	struct vmbus_channel_stats hs;
+	struct nvsp_message m, r;
+	unsigned int i, sent = 0, got = 0, empty = 0, wakeups = 0;
+	uint64_t base;
+	bool stuck = false;
+	int ret, n;
+
+	env_setup(&o);
+	raw_init(NVSP_PROTOCOL_VERSION_61);
+	rb.gpadl_handle = E.recv_gpadl;
+	rb.id = NVSP_RECEIVE_BUFFER_ID;
+	ck_assert_int_eq(raw_msg(NVSP_MSG1_TYPE_SEND_RECV_BUF, &rb, sizeof(rb), &r), 40);
+	ck_assert_uint_eq(r.msg.send_recv_buf_complete.status, NVSP_STAT_SUCCESS);
+	memset(seen, 0, sizeof(seen));
+	base = raw_tid + 1000;
+
+	for (i = 0; i < 4 * FLOOD_MAX && sent < FLOOD_MAX; i++) {
+		memset(&m, 0, sizeof(m));
+		if (sent % 7 == 3) {
+			m.hdr.msg_type = NVSP_MSG4_TYPE_SWITCH_DATA_PATH;
+			m.msg.active_dp.active_datapath = NVSP_DATAPATH_SYNTHETIC;
+		} else {
+			m.hdr.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT;
+			m.msg.send_rndis_pkt.channel_type = NVSP_CHANNEL_TYPE_DATA;
+			m.msg.send_rndis_pkt.send_buf_section_index = NVSP_INVALID_SECTION_INDEX;
+		}
+		ret = vmbus_channel_send_inband(E.gch[0], &m, sizeof(m), base + sent,
+						VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED);
+		if (!ret) {
+			sent++;
+			continue;
+		}
+		ck_assert_int_eq(ret, -EAGAIN);
+		/* The guest's ring is full: let the host take what it can. */
+		E.host_sig[0] = false;
+		n = netvsp_channel_process(E.nch[0], 0);
+		ck_assert_int_ge(n, 0);
+		if (n == 0) {
+			stuck = true;
+			break;
+		}
+	}
+	/* Both rings filled: far more completions are owed than the
+	 * host-to-guest ring holds, and the host stopped reading. */
+	ck_assert(stuck);
+	ck_assert_uint_gt(sent, (RING_PAGES - 1) * 4096 / 24);
+	vmbus_channel_get_stats(E.hch[0], &hs);
+	ck_assert_uint_gt(hs.ring_full, 0);
+	ck_assert_uint_eq(host_stats(0).ring_errors, 0);
+	/* A signal without room changes nothing and loses nothing. */
+	ck_assert_int_eq(netvsp_channel_process(E.nch[0], 0), 0);
+	ck_assert(!E.host_sig[0]);
+
+	/* The guest reads now; the host runs only when signalled. */
+	for (i = 0; i < 100000 && got < sent; i++) {
+		while (vmbus_channel_recv_next(E.gch[0], buf, sizeof(buf), &pkt) == 1) {
+			uint64_t k = pkt.trans_id - base;
+
+			ck_assert_uint_eq(pkt.type, VM_PKT_COMP);
+			ck_assert_uint_lt(k, sent);
+			ck_assert_uint_eq(seen[k], 0);
+			seen[k] = 1;
+			got++;
+			if (k % 7 == 3) {
+				ck_assert_uint_eq(pkt.payload_len, 0);
+				empty++;
+				continue;
+			}
+			ck_assert_uint_eq(pkt.payload_len, 8);
+			memcpy(&r, pkt.payload, 8);
+			ck_assert_uint_eq(r.hdr.msg_type, NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE);
+			ck_assert_uint_eq(r.msg.send_rndis_pkt_complete.status, NVSP_STAT_SUCCESS);
+		}
+		ck_assert_int_eq(vmbus_channel_recv_end(E.gch[0]), 0);
+		if (!E.host_sig[0])
+			break;
+		E.host_sig[0] = false;
+		wakeups++;
+		ck_assert_int_ge(netvsp_channel_process(E.nch[0], 0), 0);
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert_uint_eq(empty, (sent + 3) / 7);
+	ck_assert_uint_gt(wakeups, 0);
+	ck_assert_uint_eq(host_stats(0).ring_errors, 0);
+	ck_assert_uint_eq(host_stats(0).bad_type + host_stats(0).bad_state, 0);
+	ck_assert_int_eq(vmbus_channel_recv_next(E.gch[0], buf, sizeof(buf), &pkt), 0);
+	/* And the channel still answers. */
+	ck_assert_uint_eq(raw_rndis(NVSP_CHANNEL_TYPE_DATA, NVSP_INVALID_SECTION_INDEX, 0,
+				    NULL, 0), NVSP_STAT_SUCCESS);
+	env_teardown();
+}
+END_TEST
+
 /* ---- Through the real bus server and client --------------------------------------- */
 
 #define SQ_LEN 64
@@ -1617,6 +1728,7 @@ static Suite *netvsp_suite(void)
 	tcase_add_test(tc, revoke_and_reopen);
 	tcase_add_test(tc, guest_api_checks);
 	tcase_add_test(tc, guest_hostile_host);
+	tcase_add_test(tc, completions_survive_full_ring);
 	suite_add_tcase(s, tc);
 	return s;
 }

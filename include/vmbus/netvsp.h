@@ -146,7 +146,7 @@ struct netvsp_stats {
 	uint64_t bad_gpadl;		/* buffer GPADL unknown, wrong shape or too small */
 	uint64_t bad_completion;	/* completion for no outstanding sub-allocation */
 	uint64_t bad_ctrl;		/* control message too long or not a request */
-	uint64_t ring_errors;		/* packets the ring refused (channel failed) */
+	uint64_t ring_errors;		/* completions lost to a broken ring */
 };
 
 /* ---- Lifetime ---------------------------------------------------------------- */
@@ -230,8 +230,11 @@ void netvsp_channel_detach(struct netvsp_channel *c);
  * Handle what the guest sent on the channel: NVSP messages, SEND_RNDIS_PKT
  * (control and data) and completions of receive packets, at most budget
  * packets (0: no limit), then retry backlogged frames. Call when the
- * channel is signalled. Returns the packets handled, or a negative errno
- * when the ring is broken (the channel is then unusable).
+ * channel is signalled. A completion that finds the host-to-guest ring
+ * full is held, and no further guest packet is read, until the guest frees
+ * room and signals (pending_send_sz); on a ring without that feature the
+ * caller must call again to make progress. Returns the packets handled, or
+ * a negative errno when the ring is broken (the channel is then unusable).
  */
 int netvsp_channel_process(struct netvsp_channel *c, unsigned int budget);
 

@@ -28,6 +28,9 @@
 #define MAX_XFER_BYTES		(4u * 1024u * 1024u)
 #define MIN_RNDIS_PKT_HDR	(sizeof(struct rndis_msg_hdr) + sizeof(struct rndis_packet))
 #define NVSP_HDR		sizeof(struct nvsp_message_header)
+/* Completions that may wait for ring room. Packet intake stops while one
+ * waits, so one is the most a channel ever holds; the rest is slack. */
+#define PEND_COMPS		2u
 
 static const uint32_t nvsp_versions[] = {
 	NVSP_PROTOCOL_VERSION_61, NVSP_PROTOCOL_VERSION_6, NVSP_PROTOCOL_VERSION_5,
@@ -53,6 +56,13 @@ struct xfer {
 	uint64_t pfns[NETVSP_MAX_GPA_PFNS];
 };
 
+/* A completion the host-to-guest ring had no room for yet. */
+struct pend_comp {
+	uint64_t tid;
+	uint32_t len;
+	uint8_t data[sizeof(struct nvsp_message)];
+};
+
 struct netvsp_channel {
 	struct netvsp *nv;
 	struct vmbus_channel *ch;
@@ -61,6 +71,8 @@ struct netvsp_channel {
 	uint8_t *pkt_buf;
 	size_t pkt_buf_size;
 	struct netvsp_stats st;
+	struct pend_comp pend[PEND_COMPS];
+	unsigned int npend;
 	struct xfer xf;
 	struct iovec iov[NETVSP_MAX_GPA_PFNS + 2];
 	uint8_t ctrl_in[NETVSP_MAX_CTRL_MSG];
@@ -433,6 +445,68 @@ int netvsp_set_link(struct netvsp *nv, bool up)
 
 /* ---- NVSP replies ------------------------------------------------------------------ */
 
+/* The ring refused a completion for a reason waiting cannot cure. */
+static void comp_lost(struct netvsp_channel *c, uint64_t tid, int err)
+{
+	c->st.ring_errors++;
+	vmbus_logf(&c->nv->cfg.log, VMBUS_LOG_WARN,
+		   "netvsp: queue %u: completion %#llx lost (%d)", c->queue,
+		   (unsigned long long)tid, err);
+}
+
+/*
+ * Complete the guest packet tid. A full ring must not drop it: Linux
+ * frees a send section only when its completion arrives and waits for
+ * its control replies without a timeout. So it waits in c->pend, behind
+ * any older one, and packet intake stops until flush_comps() sent it.
+ */
+static void send_comp(struct netvsp_channel *c, uint64_t tid, const void *data, uint32_t len)
+{
+	struct pend_comp *p;
+	int ret = -EAGAIN;
+
+	if (!c->npend)
+		ret = vmbus_channel_send_comp(c->ch, data, len, tid);
+	if (!ret)
+		return;
+	if (ret != -EAGAIN || c->npend >= PEND_COMPS || len > sizeof(p->data)) {
+		comp_lost(c, tid, ret);
+		return;
+	}
+	p = &c->pend[c->npend++];
+	p->tid = tid;
+	p->len = len;
+	if (len)
+		memcpy(p->data, data, len);
+}
+
+/*
+ * Send the waiting completions, oldest first. Called outside any send
+ * batch, so a ring still full sets pending_send_sz and the guest signals
+ * once its reads made room. 0 when none waits, -EAGAIN otherwise.
+ */
+static int flush_comps(struct netvsp_channel *c)
+{
+	unsigned int done = 0;
+	int ret;
+
+	while (done < c->npend) {
+		const struct pend_comp *p = &c->pend[done];
+
+		ret = vmbus_channel_send_comp(c->ch, p->len ? p->data : NULL, p->len, p->tid);
+		if (ret == -EAGAIN)
+			break;
+		if (ret)
+			comp_lost(c, p->tid, ret);
+		done++;
+	}
+	if (done) {
+		memmove(c->pend, c->pend + done, (c->npend - done) * sizeof(c->pend[0]));
+		c->npend -= done;
+	}
+	return c->npend ? -EAGAIN : 0;
+}
+
 /* Answer the packet trans_id with an NVSP message of type and body. */
 static void reply(struct netvsp_channel *c, uint64_t tid, uint32_t type,
 		  const void *body, size_t body_len)
@@ -442,11 +516,7 @@ static void reply(struct netvsp_channel *c, uint64_t tid, uint32_t type,
 	memset(&m, 0, sizeof(m));
 	m.hdr.msg_type = type;
 	memcpy(&m.msg, body, body_len);
-	if (vmbus_channel_send_comp(c->ch, &m, sizeof(m), tid)) {
-		c->st.ring_errors++;
-		vmbus_logf(&c->nv->cfg.log, VMBUS_LOG_WARN,
-			   "netvsp: queue %u: reply type %u lost (ring full)", c->queue, type);
-	}
+	send_comp(c, tid, &m, sizeof(m));
 }
 
 /* A failure answer to message type: the status sits first in the body of
@@ -482,8 +552,7 @@ static void reply_fail(struct netvsp_channel *c, uint64_t tid, uint32_t type)
  * gets when it asks for one. */
 static void reply_empty(struct netvsp_channel *c, uint64_t tid)
 {
-	if (vmbus_channel_send_comp(c->ch, NULL, 0, tid))
-		c->st.ring_errors++;
+	send_comp(c, tid, NULL, 0);
 }
 
 /* ---- NVSP control messages --------------------------------------------------------- */
@@ -988,8 +1057,7 @@ static void handle_nvsp(struct netvsp_channel *c, const struct vmbus_channel_pac
 			memset(&r, 0, sizeof(r));
 			r.hdr.msg_type = NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE;
 			r.msg.send_rndis_pkt_complete.status = st;
-			if (vmbus_channel_send_comp(c->ch, &r, NVSP_HDR + sizeof(st), tid))
-				c->st.ring_errors++;
+			send_comp(c, tid, &r, NVSP_HDR + sizeof(st));
 		}
 		return;
 	default:
@@ -1043,23 +1111,43 @@ static int on_packet(void *ctx, const struct vmbus_channel_packet *pkt)
 		c->st.bad_type++;
 		break;
 	}
-	return 0;
+	/* A completion is waiting for room: take no packet that would owe
+	 * another. */
+	return c->npend != 0;
 }
 
+/*
+ * Like OpenVMM's netvsp and Linux hosts, stop taking guest packets while
+ * the completion owed for one cannot be written; the guest, reading its
+ * ring, signals through pending_send_sz and the next call resumes. The
+ * completions of a pass go out in one send batch (one publish, at most
+ * one signal); a batch cannot set pending_send_sz, so the waiting
+ * completion is retried after the batch ends.
+ */
 int netvsp_channel_process(struct netvsp_channel *c, unsigned int budget)
 {
-	int n;
+	unsigned int total = 0;
+	int n = 0;
 
 	if (!c)
 		return -EINVAL;
-	n = vmbus_channel_process(c->ch, c->pkt_buf, c->pkt_buf_size, budget, on_packet, c);
-	if (n < 0) {
-		c->st.ring_errors++;
-		vmbus_logf(&c->nv->cfg.log, VMBUS_LOG_ERR,
-			   "netvsp: queue %u: receive ring unusable (%d)", c->queue, n);
+	while (!flush_comps(c) && (!budget || total < budget)) {
+		vmbus_channel_send_batch_begin(c->ch);
+		n = vmbus_channel_process(c->ch, c->pkt_buf, c->pkt_buf_size,
+					  budget ? budget - total : 0, on_packet, c);
+		vmbus_channel_send_batch_end(c->ch);
+		if (n < 0) {
+			c->st.ring_errors++;
+			vmbus_logf(&c->nv->cfg.log, VMBUS_LOG_ERR,
+				   "netvsp: queue %u: receive ring unusable (%d)", c->queue, n);
+			break;
+		}
+		total += (unsigned int)n;
+		if (!c->npend)
+			break;
 	}
 	flush_backlog(c->nv);
-	return n;
+	return n < 0 ? n : (int)total;
 }
 
 /* ---- Channels ---------------------------------------------------------------------- */
