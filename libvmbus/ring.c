@@ -475,18 +475,64 @@ int vmbus_ring_sendv(struct vmbus_ring *r, uint16_t type, uint16_t flags,
 	return 0;
 }
 
-static int send_simple(struct vmbus_ring *r, uint16_t type, const void *data,
-		       size_t len, uint64_t trans_id, uint16_t flags,
-		       bool *signal)
+/*
+ * The common case of send_simple(): a contiguous view, the packet ends
+ * before the end of the data area, and the cached read index already shows
+ * room. The packet is then stored in place with no per-piece bookkeeping.
+ * Returns false, having touched nothing, when any of that does not hold;
+ * the general path then decides (and reloads the read index if need be).
+ * len is at most MAX_PKT_LEN - DESC_SIZE.
+ */
+static __attribute__((always_inline)) inline bool
+send_linear(struct vmbus_ring *r, uint16_t type, const void *data,
+	    uint32_t len, uint64_t trans_id, uint16_t flags, bool *signal)
+{
+	uint32_t total = (uint32_t)vmbus_ring_pkt_size(DESC_SIZE + len);
+	uint32_t wr = r->wr, size = r->size, padded, next;
+	struct vmpacket_descriptor d;
+	uint64_t trailer;
+	uint8_t *p;
+
+	/* wr and rd_seen are both below size, so the distance is too;
+	 * "space > total" also keeps total < size. */
+	if (!r->data || total > size - wr ||
+	    size - ring_dist(r, r->rd_seen, wr) <= total)
+		return false;
+	p = r->data + wr;
+	padded = total - VMBUS_RING_TRAILER_SIZE;
+	if (size - wr > PREFETCH_AHEAD)
+		prefetch_for_write(p + PREFETCH_AHEAD);
+	desc_fill(&d, type, DESC_SIZE, DESC_SIZE + len, flags, trans_id);
+	/* Last word first: the payload then covers all but the padding. */
+	memset(p + padded - VMBUS_PKT_ALIGN, 0, VMBUS_PKT_ALIGN);
+	memcpy(p, &d, DESC_SIZE);
+	trailer = (uint64_t)wr << 32;
+	memcpy(p + padded, &trailer, sizeof(trailer));
+	next = wr + total;
+	r->wr = next == size ? 0 : next;
+	/* The payload last: fewer values live across the call. Nothing is
+	 * visible to the reader before the write index is published. */
+	if (len)
+		memcpy(p + DESC_SIZE, data, len);
+	if (r->batch) {
+		if (signal)
+			*signal = false;
+	} else {
+		tx_publish(r, signal);
+	}
+	return true;
+}
+
+/* Everything send_linear() leaves: wrap, paged view, reload of the read
+ * index. Kept out of line so the fast path saves few registers. */
+static __attribute__((noinline)) int
+send_general(struct vmbus_ring *r, uint16_t type, const void *data,
+	     size_t len, uint64_t trans_id, uint16_t flags, bool *signal)
 {
 	struct vmpacket_descriptor d;
 	struct ring_tx tx;
 	int ret;
 
-	if (len && !data)
-		return -EINVAL;
-	if (len > MAX_PKT_LEN - DESC_SIZE)
-		return -EMSGSIZE;
 	ret = tx_begin(r, DESC_SIZE + len, &tx);
 	if (ret)
 		return ret;
@@ -496,6 +542,21 @@ static int send_simple(struct vmbus_ring *r, uint16_t type, const void *data,
 		tx_put(r, &tx, data, (uint32_t)len);
 	tx_end(r, &tx, signal);
 	return 0;
+}
+
+/* Inlined into each caller: small packets are the hot case, and a call
+ * with its register saves costs as much as the checks. */
+static __attribute__((always_inline)) inline int
+send_simple(struct vmbus_ring *r, uint16_t type, const void *data, size_t len,
+	    uint64_t trans_id, uint16_t flags, bool *signal)
+{
+	if (len && !data)
+		return -EINVAL;
+	if (len > MAX_PKT_LEN - DESC_SIZE)
+		return -EMSGSIZE;
+	if (send_linear(r, type, data, (uint32_t)len, trans_id, flags, signal))
+		return 0;
+	return send_general(r, type, data, len, trans_id, flags, signal);
 }
 
 int vmbus_ring_send_inband(struct vmbus_ring *r, const void *data, size_t len,
