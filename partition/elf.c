@@ -7,7 +7,12 @@
 #include <elf.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "elf_loader.h"
 
@@ -119,5 +124,49 @@ int part_elf_load(const void *file, size_t file_size, void *ram,
 	img.entry = eh.e_entry;
 	img.segments = n;
 	*out = img;
+	return 0;
+}
+
+int part_elf_read_file(const char *path, void **buf, size_t *size,
+		       char *why, size_t whylen)
+{
+	struct stat st;
+	size_t done = 0;
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(err));
+		return -err;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > PART_ELF_FILE_MAX) {
+		snprintf(why, whylen, "%s: not a regular file of 1 byte to 256 MiB", path);
+		close(fd);
+		return -EINVAL;
+	}
+	*size = (size_t)st.st_size;
+	*buf = malloc(*size);
+	if (!*buf) {
+		close(fd);
+		snprintf(why, whylen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	while (done < *size) {
+		n = read(fd, (uint8_t *)*buf + done, *size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, whylen, "%s: short read", path);
+			free(*buf);
+			*buf = NULL;
+			close(fd);
+			return -EIO;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
 	return 0;
 }

@@ -43,4 +43,15 @@ int part_elf_load(const void *file, size_t file_size, void *ram,
 		  uint64_t ram_size, uint64_t min_gpa,
 		  struct part_elf_image *out);
 
+/* The largest guest image file part_elf_read_file() takes. */
+#define PART_ELF_FILE_MAX	(256ull << 20)
+
+/*
+ * Read a guest image file whole into a malloc'd buffer (*buf, *size; the
+ * caller frees it). 0, or a negative errno with a sentence for the user,
+ * starting with the path, in @why.
+ */
+int part_elf_read_file(const char *path, void **buf, size_t *size,
+		       char *why, size_t whylen);
+
 #endif

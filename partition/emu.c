@@ -37,7 +37,6 @@
 #include "io.h"
 #include "x86.h"
 
-#define IMAGE_MAX		(256ull << 20)
 #define CPUID_MAX		96u
 /* Free low memory (guest/abi.h: between the boot information and the
  * stacks) where the CPUID probe runs before the guest does. */
@@ -911,43 +910,13 @@ static void *vp_thread(void *arg)
 
 static int read_image(struct emu_vm *vm, void **buf, size_t *size)
 {
-	const char *path = vm->cfg->guest_path;
-	struct stat st;
-	size_t done = 0;
-	ssize_t n;
-	int fd;
+	char why[512];
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		report(vm, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > IMAGE_MAX) {
-		report(vm, "%s: not a regular file of 1 byte to 256 MiB", path);
-		close(fd);
-		return -EINVAL;
-	}
-	*size = (size_t)st.st_size;
-	*buf = malloc(*size);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < *size) {
-		n = read(fd, (uint8_t *)*buf + done, *size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			report(vm, "%s: short read", path);
-			free(*buf);
-			close(fd);
-			return -EIO;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	return 0;
+	ret = part_elf_read_file(vm->cfg->guest_path, buf, size, why, sizeof(why));
+	if (ret)
+		report(vm, "%s", why);
+	return ret;
 }
 
 static int load_guest(struct emu_vm *vm)

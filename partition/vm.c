@@ -37,7 +37,6 @@
 /* KVM's local APIC timer counts at 1 GHz (one bus cycle per ns). */
 #define KVM_APIC_HZ			1000000000ull
 #define CPUID_MAX_ENTRIES		4096u
-#define IMAGE_MAX			(256ull << 20)
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -222,45 +221,13 @@ static void log_line(void *opaque, int level, const char *fmt, va_list ap)
 static int read_image(struct part_vm *vm, const char *path, void **buf,
 		      size_t *size)
 {
-	struct stat st;
-	size_t done = 0;
-	ssize_t n;
-	int fd;
+	char why[512];
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-
-		part_vm_report(vm, "vmbus-run: %s: %s\n", path, strerror(err));
-		return -err;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > IMAGE_MAX) {
-		part_vm_report(vm, "vmbus-run: %s: not a regular file of 1 byte "
-			       "to 256 MiB\n", path);
-		close(fd);
-		return -EINVAL;
-	}
-	*size = (size_t)st.st_size;
-	*buf = malloc(*size);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < *size) {
-		n = read(fd, (uint8_t *)*buf + done, *size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			part_vm_report(vm, "vmbus-run: %s: short read\n", path);
-			free(*buf);
-			close(fd);
-			return -EIO;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	return 0;
+	ret = part_elf_read_file(path, buf, size, why, sizeof(why));
+	if (ret)
+		part_vm_report(vm, "vmbus-run: %s\n", why);
+	return ret;
 }
 
 static int load_guest(struct part_vm *vm, uint64_t *entry)

@@ -548,6 +548,40 @@ static void refused(int err)
 			ck_abort_msg("RAM changed at 0x%zx", i);
 }
 
+START_TEST(elf_read_file)
+{
+	char dir[] = "/tmp/vmbus-elf-XXXXXX", path[64], why[256];
+	static const char bytes[] = "\x7f" "ELF and more";
+	void *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/img", dir);
+	/* Missing: the errno, and the path in the sentence. */
+	ck_assert_int_eq(part_elf_read_file(path, &buf, &size, why, sizeof(why)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(why, path));
+	/* Empty: refused. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(part_elf_read_file(path, &buf, &size, why, sizeof(why)), -EINVAL);
+	/* A directory: refused. */
+	ck_assert_int_eq(part_elf_read_file(dir, &buf, &size, why, sizeof(why)), -EINVAL);
+	/* Read whole. */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fwrite(bytes, 1, sizeof(bytes), f);
+	fclose(f);
+	ck_assert_int_eq(part_elf_read_file(path, &buf, &size, why, sizeof(why)), 0);
+	ck_assert_uint_eq(size, sizeof(bytes));
+	ck_assert_mem_eq(buf, bytes, sizeof(bytes));
+	free(buf);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(elf_loads)
 {
 	struct part_elf_image out;
@@ -1858,6 +1892,7 @@ static Suite *unit_suite(void)
 
 	tc = tcase_create("elf");
 	tcase_add_checked_fixture(tc, elf_setup, elf_teardown);
+	tcase_add_test(tc, elf_read_file);
 	tcase_add_test(tc, elf_loads);
 	tcase_add_test(tc, elf_bad_headers);
 	tcase_add_test(tc, elf_bad_phdr_table);
