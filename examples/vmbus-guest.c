@@ -23,6 +23,7 @@
 #include <vmbus/link.h>
 
 #include "echo_dev.h"
+#include "socket_path.h"
 #include "guest.h"
 
 /* ---- Messages ------------------------------------------------------------------ */
@@ -395,16 +396,6 @@ static const struct guest_command *const commands[] = {
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
-
-static void default_socket(char *buf, size_t len)
-{
-	const char *run = getenv("XDG_RUNTIME_DIR");
-
-	if (run && run[0])
-		snprintf(buf, len, "%s/vmbus.sock", run);
-	else
-		snprintf(buf, len, "/tmp/vmbus-%u.sock", (unsigned int)getuid());
-}
 
 static void usage(FILE *f)
 {

@@ -28,6 +28,7 @@
 #include <vmbus/link.h>
 
 #include "echo_dev.h"
+#include "socket_path.h"
 #include "host.h"
 
 /* ---- Logging ---------------------------------------------------------------- */
@@ -93,16 +94,6 @@ static const struct dev_kind *const kinds[] = {
 #define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
 
 /* ---- Command line --------------------------------------------------------------- */
-
-static void default_socket(char *buf, size_t len)
-{
-	const char *run = getenv("XDG_RUNTIME_DIR");
-
-	if (run && run[0])
-		snprintf(buf, len, "%s/vmbus.sock", run);
-	else
-		snprintf(buf, len, "/tmp/vmbus-%u.sock", (unsigned int)getuid());
-}
 
 static void usage(FILE *f)
 {
