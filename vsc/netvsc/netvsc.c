@@ -821,16 +821,16 @@ static int section_alloc(struct netvsc *nv, uint32_t *out)
 {
 	uint32_t w, b;
 
+	/* Lowest free bit of each word in one step: this runs per frame. */
 	for (w = 0; w * 64 < nv->nsections; w++) {
 		if (nv->section_map[w] == ~0ull)
 			continue;
-		for (b = 0; b < 64 && w * 64 + b < nv->nsections; b++) {
-			if (!(nv->section_map[w] & (1ull << b))) {
-				nv->section_map[w] |= 1ull << b;
-				*out = w * 64 + b;
-				return 0;
-			}
-		}
+		b = (uint32_t)__builtin_ctzll(~nv->section_map[w]);
+		if (w * 64 + b >= nv->nsections)
+			break;
+		nv->section_map[w] |= 1ull << b;
+		*out = w * 64 + b;
+		return 0;
 	}
 	return -EAGAIN;
 }
@@ -854,15 +854,59 @@ static uint8_t *put_ppi(uint8_t *p, uint32_t type, uint32_t value)
 	return p + RNDIS_PPI_SIZE;
 }
 
-/* Write the PACKET header for a frame of len bytes at out; returns its
- * length (<= NETVSC_TX_HDR_MAX). */
-static uint32_t build_tx_header(uint8_t *out, uint32_t len, const struct netvsc_tx_info *ti)
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Bytes of per-packet info build_tx_header() writes for ti. */
+static uint32_t tx_ppi_len(const struct netvsc_tx_info *ti)
 {
 	uint32_t flags = ti ? ti->flags : 0;
-	uint8_t ppis[4 * RNDIS_PPI_SIZE], *q = ppis;
-	struct rndis_msg_hdr h;
-	struct rndis_packet p;
-	uint32_t v, plen;
+	uint32_t n = 0;
+
+	if (flags & NETVSC_TX_VLAN)
+		n++;
+	if (flags & (NETVSC_TX_LSO | NETVSC_TX_CSUM_IP | NETVSC_TX_CSUM_TCP |
+		     NETVSC_TX_CSUM_UDP))
+		n++;
+	if (flags & NETVSC_TX_HASH)
+		n++;
+	return n * (uint32_t)RNDIS_PPI_SIZE;
+}
+
+/* Length of the PACKET header build_tx_header() writes for ti. */
+static uint32_t tx_header_len(const struct netvsc_tx_info *ti)
+{
+	return (uint32_t)(sizeof(struct rndis_msg_hdr) + sizeof(struct rndis_packet)) +
+	       tx_ppi_len(ti);
+}
+
+/*
+ * Write the PACKET header for a frame of len bytes at out, in place and
+ * field by field: staging it in a local struct and copying that out costs
+ * a store-forwarding stall per frame. out has room for tx_header_len(ti).
+ */
+static void build_tx_header(uint8_t *out, uint32_t len, const struct netvsc_tx_info *ti)
+{
+	const size_t ph = sizeof(struct rndis_msg_hdr);
+	uint32_t flags = ti ? ti->flags : 0;
+	uint32_t plen = tx_ppi_len(ti);
+	uint8_t *q = out + ph + sizeof(struct rndis_packet);
+	uint32_t v;
+
+	memset(out, 0, ph + sizeof(struct rndis_packet));
+	put_u32(out + offsetof(struct rndis_msg_hdr, msg_type), RNDIS_MSG_PACKET);
+	put_u32(out + offsetof(struct rndis_msg_hdr, msg_len),
+		(uint32_t)(ph + sizeof(struct rndis_packet)) + plen + len);
+	put_u32(out + ph + offsetof(struct rndis_packet, data_offset),
+		(uint32_t)sizeof(struct rndis_packet) + plen);
+	put_u32(out + ph + offsetof(struct rndis_packet, data_len), len);
+	if (plen) {
+		put_u32(out + ph + offsetof(struct rndis_packet, per_pkt_info_offset),
+			(uint32_t)sizeof(struct rndis_packet));
+		put_u32(out + ph + offsetof(struct rndis_packet, per_pkt_info_len), plen);
+	}
 
 	if (flags & NETVSC_TX_VLAN)
 		q = put_ppi(q, IEEE_8021Q_INFO, (ti->vlan_pri & NDIS_VLAN_INFO_PRI_MASK) |
@@ -887,22 +931,7 @@ static uint32_t build_tx_header(uint8_t *out, uint32_t len, const struct netvsc_
 		q = put_ppi(q, TCPIP_CHKSUM_PKTINFO, v);
 	}
 	if (flags & NETVSC_TX_HASH)
-		q = put_ppi(q, NBL_HASH_VALUE, ti->hash);
-	plen = (uint32_t)(q - ppis);
-
-	memset(&p, 0, sizeof(p));
-	p.data_offset = (uint32_t)sizeof(p) + plen;
-	p.data_len = len;
-	if (plen) {
-		p.per_pkt_info_offset = sizeof(p);
-		p.per_pkt_info_len = plen;
-	}
-	h.msg_type = RNDIS_MSG_PACKET;
-	h.msg_len = (uint32_t)(sizeof(h) + sizeof(p)) + plen + len;
-	memcpy(out, &h, sizeof(h));
-	memcpy(out + sizeof(h), &p, sizeof(p));
-	memcpy(out + sizeof(h) + sizeof(p), ppis, plen);
-	return (uint32_t)(sizeof(h) + sizeof(p)) + plen;
+		put_ppi(q, NBL_HASH_VALUE, ti->hash);
 }
 
 /* Take a slot and a section; -EAGAIN when either is exhausted. */
@@ -945,7 +974,6 @@ static void rndis_pkt_msg(struct nvsp_message *m, uint32_t section, uint32_t siz
 int netvsc_send(struct netvsc *nv, unsigned int queue, const void *frame, uint32_t len,
 		const struct netvsc_tx_info *info)
 {
-	uint8_t hdr[NETVSC_TX_HDR_MAX];
 	struct nvsp_message m;
 	struct tx_slot *s;
 	uint8_t *dst;
@@ -954,14 +982,14 @@ int netvsc_send(struct netvsc *nv, unsigned int queue, const void *frame, uint32
 
 	if (!nv || !frame || !len)
 		return -EINVAL;
-	hl = build_tx_header(hdr, len, info);
+	hl = tx_header_len(info);
 	if (nv->state == ST_READY && (uint64_t)hl + len > nv->section_size)
 		return -EMSGSIZE;
 	ret = tx_begin(nv, queue, &s);
 	if (ret)
 		return ret;
 	dst = (uint8_t *)nv->cfg.send_buf + (size_t)s->section * nv->section_size;
-	memcpy(dst, hdr, hl);
+	build_tx_header(dst, len, info);
 	memcpy(dst + hl, frame, len);
 	s->len = len;
 	rndis_pkt_msg(&m, s->section, hl + len);
@@ -983,13 +1011,17 @@ int netvsc_send_gpa(struct netvsc *nv, unsigned int queue, const uint64_t *pfns,
 
 	if (!nv || !pfns || !len || byte_offset >= 4096)
 		return -EINVAL;
+	/* A host may name sections smaller than the largest header. */
+	hl = tx_header_len(info);
+	if (nv->state == ST_READY && hl > nv->section_size)
+		return -EMSGSIZE;
 	ret = tx_begin(nv, queue, &s);
 	if (ret)
 		return ret;
 	/* The header alone goes in the section, the frame stays in place:
 	 * the host reads the section, then the range, as one message. */
-	hl = build_tx_header((uint8_t *)nv->cfg.send_buf + (size_t)s->section * nv->section_size,
-			     len, info);
+	build_tx_header((uint8_t *)nv->cfg.send_buf + (size_t)s->section * nv->section_size,
+			len, info);
 	s->gpa = true;
 	s->cookie = cookie;
 	s->len = len;
