@@ -1274,10 +1274,9 @@ static int glue_opened(struct vmbus_server_channel *sch,
 	struct vmbus_ring send, recv;
 	struct vmbus_channel_config cc;
 	struct netvsp_channel_config nc;
-	uint32_t off = info->downstream_offset;
 	unsigned int maxreq = g->cfg.max_requests ? g->cfg.max_requests : 64;
 	size_t memsz;
-	int n, ret;
+	int ret;
 
 	gc->pages = calloc(info->ring_pages ? info->ring_pages : 1, sizeof(void *));
 	memsz = vmbus_channel_mem_size(maxreq);
@@ -1286,25 +1285,9 @@ static int glue_opened(struct vmbus_server_channel *sch,
 		ret = -ENOMEM;
 		goto fail;
 	}
-	n = vmbus_server_channel_ring_pages(sch, gc->pages, info->ring_pages);
-	if (n < 0) {
-		ret = n;
-		goto fail;
-	}
-	if (off < 2 || (uint32_t)n < off + 2) {
-		ret = -EINVAL;
-		goto fail;
-	}
 	/* The host reads the guest-to-host ring at page 0 and writes the
 	 * host-to-guest ring at the downstream offset. */
-	ret = vmbus_ring_view_pages(&recv, gc->pages[0], gc->pages + 1, off - 1);
-	if (!ret)
-		ret = vmbus_ring_view_pages(&send, gc->pages[off], gc->pages + off + 1,
-					    (size_t)n - off - 1);
-	if (!ret)
-		ret = vmbus_ring_attach(&recv);
-	if (!ret)
-		ret = vmbus_ring_attach(&send);
+	ret = vmbus_server_channel_rings(sch, gc->pages, info->ring_pages, &send, &recv);
 	if (ret)
 		goto fail;
 	memset(&cc, 0, sizeof(cc));

@@ -970,28 +970,13 @@ static int glue_opened(struct vmbus_server_channel *sch,
 	struct glue *g = ctx;
 	struct storvsp_channel *ch;
 	struct vmbus_ring send, recv;
-	uint32_t off = info->downstream_offset;
 	void **pages;
-	int n, ret;
+	int ret;
 
 	pages = calloc(info->ring_pages, sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
-	n = vmbus_server_channel_ring_pages(sch, pages, info->ring_pages);
-	/* The server checked the layout: each ring is a control page and at
-	 * least one data page. */
-	if (n < 0 || off < 2 || (uint32_t)n < off + 2) {
-		free(pages);
-		return n < 0 ? n : -EINVAL;
-	}
-	ret = vmbus_ring_view_pages(&recv, pages[0], pages + 1, off - 1);
-	if (!ret)
-		ret = vmbus_ring_view_pages(&send, pages[off], pages + off + 1,
-					    (size_t)n - off - 1);
-	if (!ret)
-		ret = vmbus_ring_attach(&recv);
-	if (!ret)
-		ret = vmbus_ring_attach(&send);
+	ret = vmbus_server_channel_rings(sch, pages, info->ring_pages, &send, &recv);
 	if (!ret)
 		ret = storvsp_channel_attach(g->sv, g->index, &send, &recv,
 					     glue_signal, sch, &ch);
