@@ -31,6 +31,7 @@
 #include "cpuid.h"
 #include "dev.h"
 #include "elf_loader.h"
+#include "wait.h"
 #include "emu.h"
 #include "guest/abi.h"
 #include "hv.h"
@@ -1135,21 +1136,10 @@ static int prepare(struct emu_vm *vm)
 static void wait_vp(struct emu_vm *vm)
 {
 	struct timespec deadline;
-	bool timed_out = false;
-	int ret = 0;
+	bool timed_out;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += vm->cfg->timeout_sec;
-	pthread_mutex_lock(&vm->stop_lock);
-	while (!vm->stopping && ret != ETIMEDOUT) {
-		if (vm->cfg->timeout_sec)
-			ret = pthread_cond_timedwait(&vm->stop_cond,
-						     &vm->stop_lock, &deadline);
-		else
-			pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
-	}
-	timed_out = !vm->stopping;
-	pthread_mutex_unlock(&vm->stop_lock);
+	timed_out = part_wait_stopping(&vm->stop_lock, &vm->stop_cond,
+				       &vm->stopping, vm->cfg->timeout_sec);
 	if (timed_out) {
 		report(vm, "time-out: the guest ran for %u s without writing its "
 		       "exit status", vm->cfg->timeout_sec);

@@ -26,6 +26,7 @@
 
 #include "cpuid.h"
 #include "elf_loader.h"
+#include "wait.h"
 #include "emu.h"
 #include "vm_priv.h"
 #include "x86.h"
@@ -533,22 +534,10 @@ static void print_counters(struct part_vm *vm)
 /* Wait for a stop or the time-out; true when the time-out ended the run. */
 static bool wait_for_end(struct part_vm *vm)
 {
-	struct timespec deadline;
-	bool timed_out = false;
-	int ret = 0;
+	bool timed_out;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += vm->cfg->timeout_sec;
-	pthread_mutex_lock(&vm->stop_lock);
-	while (!vm->stopping && ret != ETIMEDOUT) {
-		if (vm->cfg->timeout_sec)
-			ret = pthread_cond_timedwait(&vm->stop_cond,
-						     &vm->stop_lock, &deadline);
-		else
-			pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
-	}
-	timed_out = !vm->stopping;
-	pthread_mutex_unlock(&vm->stop_lock);
+	timed_out = part_wait_stopping(&vm->stop_lock, &vm->stop_cond,
+				       &vm->stopping, vm->cfg->timeout_sec);
 	if (timed_out) {
 		/* A VP may still stop first; then its status wins. */
 		part_vm_report(vm, "vmbus-run: time-out: the guest ran for %u s "

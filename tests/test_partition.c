@@ -22,6 +22,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 
 #include "../partition/cpuid.h"
 #include "../partition/elf_loader.h"
+#include "../partition/wait.h"
 #include "../partition/emu.h"
 #include "../partition/guest/abi.h"
 #include "../partition/hv.h"
@@ -547,6 +549,52 @@ static void refused(int err)
 		if (eram[i] != 0xa5)
 			ck_abort_msg("RAM changed at 0x%zx", i);
 }
+
+struct stopper {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+};
+
+static void *stop_later(void *arg)
+{
+	struct stopper *st = arg;
+
+	usleep(20000);
+	pthread_mutex_lock(&st->lock);
+	st->stopping = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+/* The run ends on a stop, or on the time-out when none comes. */
+START_TEST(wait_stopping)
+{
+	struct stopper st = { .stopping = false };
+	pthread_condattr_t ca;
+	struct timespec t0, t1;
+	pthread_t th;
+
+	pthread_mutex_init(&st.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st.cond, &ca);
+	ck_assert_int_eq(pthread_create(&th, NULL, stop_later, &st), 0);
+	ck_assert(!part_wait_stopping(&st.lock, &st.cond, &st.stopping, 30));
+	pthread_join(th, NULL);
+	ck_assert(st.stopping);
+
+	st.stopping = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(part_wait_stopping(&st.lock, &st.cond, &st.stopping, 1));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_ge(t1.tv_sec - t0.tv_sec, 1);
+	pthread_cond_destroy(&st.cond);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_destroy(&st.lock);
+}
+END_TEST
 
 START_TEST(elf_read_file)
 {
@@ -1893,6 +1941,7 @@ static Suite *unit_suite(void)
 	tc = tcase_create("elf");
 	tcase_add_checked_fixture(tc, elf_setup, elf_teardown);
 	tcase_add_test(tc, elf_read_file);
+	tcase_add_test(tc, wait_stopping);
 	tcase_add_test(tc, elf_loads);
 	tcase_add_test(tc, elf_bad_headers);
 	tcase_add_test(tc, elf_bad_phdr_table);
