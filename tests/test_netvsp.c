@@ -1698,6 +1698,110 @@ START_TEST(guest_hostile_host)
 }
 END_TEST
 
+/*
+ * Rewrite the section size of the host's SEND_BUF_COMPLETE in the
+ * host-to-guest ring before the guest reads it: the host always offers
+ * NETVSP_SEND_SECTION_SIZE, and a real one may offer as little as 68.
+ */
+static bool patch_send_buf_complete(uint32_t size)
+{
+	uint8_t *d = ring_base(0) + (RING_PAGES + 1) * 4096;
+	size_t n = (RING_PAGES - 1) * 4096, off;
+	uint32_t w[3];
+
+	for (off = 0; off + sizeof(w) <= n; off += 4) {
+		memcpy(w, d + off, sizeof(w));
+		if (w[0] == NVSP_MSG1_TYPE_SEND_SEND_BUF_COMPLETE &&
+		    w[1] == NVSP_STAT_SUCCESS && w[2] == NETVSP_SEND_SECTION_SIZE) {
+			memcpy(d + off + 8, &size, 4);
+			return true;
+		}
+	}
+	return false;
+}
+
+START_TEST(tx_header_larger_than_section)
+{
+	/* One section of NVSP_MIN_SECTION_SIZE bytes, then a guard region:
+	 * a header written past the section lands in the guard. */
+	struct opts o = { .no_guest = true };
+	struct netvsc_config gcfg;
+	struct netvsc_tx_info ti = { 0 };
+	uint8_t *send = RAMP(SEND_PAGE);
+	uint8_t *big = RAMP(BIG_PAGE) + 100;
+	uint8_t guard[256];
+	uint64_t pfns[1] = { PFN(BIG_PAGE) };
+	bool patched = false;
+	int cookie;
+	unsigned int i;
+
+	env_setup(&o);
+	memset(&gcfg, 0, sizeof(gcfg));
+	gcfg.primary = E.gch[0];
+	gcfg.recv_buf = RAMP(RECV_PAGE);
+	gcfg.recv_buf_size = 64 * 4096;
+	gcfg.recv_gpadl = E.recv_gpadl;
+	gcfg.send_buf = send;
+	gcfg.send_buf_size = NVSP_MIN_SECTION_SIZE;
+	gcfg.send_gpadl = E.send_gpadl;
+	gcfg.ctrl_buf = ram[CTRL_PAGE];
+	gcfg.ctrl_pfn = PFN(CTRL_PAGE);
+	gcfg.events = &events;
+	ck_assert_uint_le(netvsc_mem_size(&gcfg), sizeof(gcmem));
+	ck_assert_int_eq(netvsc_init(gcmem, sizeof(gcmem), &gcfg, &E.gc), 0);
+	memset(guard, 0xa5, sizeof(guard));
+	memcpy(send + NVSP_MIN_SECTION_SIZE, guard, sizeof(guard));
+
+	ck_assert_int_eq(netvsc_start(E.gc), 0);
+	for (i = 0; i < 100 && !patched; i++) {
+		ck_assert(E.host_sig[0]);
+		E.host_sig[0] = false;
+		ck_assert_int_ge(netvsp_channel_process(E.nch[0], 0), 0);
+		patched = patch_send_buf_complete(NVSP_MIN_SECTION_SIZE);
+		if (E.guest_sig[0]) {
+			E.guest_sig[0] = false;
+			ck_assert_int_ge(netvsc_process(E.gc, 0, 0), 0);
+		}
+	}
+	ck_assert(patched);
+	E.guest_sig[0] = true;
+	pump();
+	ck_assert_uint_eq(E.ready_calls, 1);
+	ck_assert_int_eq(E.ready_err, 0);
+	ck_assert_int_eq(netvsc_state(E.gc), NETVSC_READY);
+
+	/* VLAN, LSO (which carries the checksum request) and hash: three
+	 * per-packet infos, an 80-byte header for a 68-byte section. */
+	for (i = 0; i < 1000; i++)
+		big[i] = (uint8_t)(i * 11 + 3);
+	memcpy(big, host_mac, 6);
+	ti.flags = NETVSC_TX_CSUM_TCP | NETVSC_TX_LSO | NETVSC_TX_IPV4 | NETVSC_TX_VLAN |
+		   NETVSC_TX_HASH;
+	ti.mss = 1448;
+	ti.l4_offset = 34;
+	ti.vlan_id = 7;
+	ti.hash = 0x12345678;
+	ck_assert_int_eq(netvsc_send_gpa(E.gc, 0, pfns, 100, 1000, &ti, &cookie), -EMSGSIZE);
+	ck_assert_mem_eq(send + NVSP_MIN_SECTION_SIZE, guard, sizeof(guard));
+	pump();
+	ck_assert_uint_eq(E.ntx, 0);
+	ck_assert_uint_eq(E.tx_done_calls, 0);
+
+	/* A header that fits still goes, through the same single section. */
+	ck_assert_int_eq(netvsc_send_gpa(E.gc, 0, pfns, 100, 1000, NULL, &cookie), 0);
+	ck_assert_mem_eq(send + NVSP_MIN_SECTION_SIZE, guard, sizeof(guard));
+	pump();
+	ck_assert_uint_eq(E.ntx, 1);
+	ck_assert_uint_eq(E.tx[0].len, 1000);
+	ck_assert_mem_eq(E.tx[0].data, big, 1000);
+	ck_assert_uint_eq(E.tx[0].pkt.flags, 0);
+	ck_assert_uint_eq(E.tx_done_calls, 1);
+	ck_assert_ptr_eq(E.tx_done_cookie, &cookie);
+	ck_assert(E.tx_done_ok);
+	env_teardown();
+}
+END_TEST
+
 static Suite *netvsp_suite(void)
 {
 	Suite *s = suite_create("netvsp");
@@ -1729,6 +1833,7 @@ static Suite *netvsp_suite(void)
 	tcase_add_test(tc, guest_api_checks);
 	tcase_add_test(tc, guest_hostile_host);
 	tcase_add_test(tc, completions_survive_full_ring);
+	tcase_add_test(tc, tx_header_larger_than_section);
 	suite_add_tcase(s, tc);
 	return s;
 }
