@@ -55,7 +55,6 @@ struct disk_ctl {
 	struct scsi_target *tgt;
 	struct storvsp *sv;
 	struct storvsp_ioq *q[DISK_CHANNELS];
-	bool kick[DISK_CHANNELS];	/* completions arrived: process again */
 	struct storvsp_disk *lun[SCSI_TARGET_MAX_LUNS];
 	unsigned int nluns;
 	unsigned int refs;
@@ -119,13 +118,7 @@ static void format_size(uint64_t n, char *buf, size_t len)
 
 static void io_done(void *cookie, int res)
 {
-	struct storvsp_request *req = cookie;
-	struct storvsp_channel *ch = storvsp_request_channel(req);
-
-	storvsp_request_complete(req, res);
-	/* The channel may have stopped reading with a full request table. */
-	if (ch && the_ctl)
-		the_ctl->kick[storvsp_channel_index(ch)] = true;
+	storvsp_request_complete(cookie, res);
 }
 
 static int submit_io(void *ctx, struct storvsp_request *req,
@@ -148,28 +141,30 @@ static int submit_io(void *ctx, struct storvsp_request *req,
 				       iovcnt, io_done, req);
 }
 
-/* Push what storvsp queued, deliver completions, let the channel read
- * on, until nothing moves. */
+/*
+ * Push what storvsp queued and deliver completions, their answers in one
+ * batch; then read what the guest sent meanwhile (answers free table
+ * slots, and a guest sends its next requests as soon as it sees them)
+ * and go round again while that brings new requests.
+ */
 static void run_queue(struct disk_ctl *c, unsigned int i)
 {
 	struct storvsp_channel *ch;
 	int n;
 
 	for (;;) {
+		ch = storvsp_channel_get(c->sv, i);
+		storvsp_channel_batch_begin(ch);
 		n = storvsp_ioq_run(c->q[i], false);
+		storvsp_channel_batch_end(ch);
 		if (n < 0) {
 			host_err("disk queue %u: %s", i, strerror(-n));
 			return;
 		}
-		if (!c->kick[i])
+		if (!ch || storvsp_channel_process(ch) <= 0)
 			return;
-		c->kick[i] = false;
-		ch = storvsp_channel_get(c->sv, i);
-		if (ch)
-			storvsp_channel_process(ch);
 	}
 }
-
 
 static int disk_pollfds(void *dev, struct pollfd *fds, int max)
 {

@@ -1355,6 +1355,156 @@ START_TEST(async_backend)
 }
 END_TEST
 
+/* A backend that holds every request until the test completes it. */
+static struct storvsp_request *pile[128];
+static unsigned int npile;
+
+static int pile_submit(void *ctx, struct storvsp_request *req, const struct scsi_io_plan *plan,
+		       const struct iovec *iov, unsigned int iovcnt)
+{
+	(void)ctx;
+	(void)plan;
+	(void)iov;
+	(void)iovcnt;
+	ck_assert_uint_lt(npile, 128);
+	pile[npile++] = req;
+	return 0;
+}
+
+static void reads(struct io *io, uint64_t (*pfns)[1], unsigned int first, unsigned int n)
+{
+	struct storvsc_buf b;
+	unsigned int i;
+
+	for (i = first; i < first + n; i++) {
+		b = buf_at(pfns[i], DATA_PAGE + i, 0, 512);
+		ck_assert_int_eq(storvsc_read(E.sc, 0, i, 1, &b, io_done, &io[i]), 0);
+	}
+}
+
+static unsigned int io_calls(const struct io *io, unsigned int n)
+{
+	unsigned int i, calls = 0;
+
+	for (i = 0; i < n; i++)
+		calls += (unsigned int)io[i].calls;
+	return calls;
+}
+
+/*
+ * Answers completed inside a batch reach the guest together with one
+ * signal, even when the guest keeps emptying the ring in between (without
+ * the batch each answer would find the ring empty and signal again); and
+ * the guest does not signal the requests it sends meanwhile.
+ */
+START_TEST(batched_answers)
+{
+	struct storvsp_config c = { .submit = pile_submit };
+	struct storvsp_channel *hch;
+	struct io io[8];
+	uint64_t pfns[8][1];
+	unsigned int i, gd, hd;
+
+	npile = 0;
+	up_and_running(&c, 0);
+	hch = E.pr[0].hch;
+	memset(io, 0, sizeof(io));
+	reads(io, pfns, 0, 6);
+	pump();
+	ck_assert_uint_eq(npile, 6);
+	gd = E.pr[0].guest_doorbells;
+	hd = E.pr[0].host_doorbells;
+
+	storvsp_channel_batch_begin(hch);
+	for (i = 0; i < 3; i++) {
+		storvsp_request_complete(pile[i], 0);
+		ck_assert_int_eq(storvsc_process(E.sc), 0);
+	}
+	/* Nested: only the outermost end publishes. */
+	storvsp_channel_batch_begin(hch);
+	for (; i < 6; i++)
+		storvsp_request_complete(pile[i], 0);
+	storvsp_channel_batch_end(hch);
+	ck_assert_int_eq(storvsc_process(E.sc), 0);
+	ck_assert_uint_eq(io_calls(io, 6), 0);
+	ck_assert_uint_eq(E.pr[0].guest_doorbells, gd);
+	/* The guest sends on: the host asked it not to signal. */
+	reads(io, pfns, 6, 1);
+	ck_assert_uint_eq(E.pr[0].host_doorbells, hd);
+	storvsp_channel_batch_end(hch);
+
+	ck_assert_uint_eq(E.pr[0].guest_doorbells, gd + 1);
+	ck_assert_int_eq(storvsc_process(E.sc), 6);
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(io[i].calls, 1);
+		ck_assert_int_eq(io[i].res.error, STORVSC_OK);
+	}
+	/* The read sent during the batch waits for the host's next look,
+	 * and after it the guest signals again. */
+	ck_assert_uint_eq(npile, 6);
+	ck_assert_int_eq(storvsp_channel_process(hch), 1);
+	ck_assert_uint_eq(npile, 7);
+	reads(io, pfns, 7, 1);
+	ck_assert_uint_eq(E.pr[0].host_doorbells, hd + 1);
+	pump();
+	ck_assert_uint_eq(npile, 8);
+	/* Unbalanced ends and NULL are ignored. */
+	storvsp_channel_batch_end(hch);
+	storvsp_channel_batch_begin(NULL);
+	storvsp_channel_batch_end(NULL);
+	for (i = 6; i < 8; i++)
+		storvsp_request_complete(pile[i], 0);
+	pump();
+	ck_assert_uint_eq(io_calls(io, 8), 8);
+	env_down();
+}
+END_TEST
+
+/* More answers than a one-page ring holds, inside a batch: the rest wait,
+ * the guest is asked for a signal when it frees room, and all arrive. */
+START_TEST(batched_answers_ring_full)
+{
+	struct storvsp_config c = { .submit = pile_submit };
+	struct storvsp_channel_stats st;
+	struct io io[64];
+	uint64_t pfns[64][1];
+	unsigned int i, hd;
+
+	npile = 0;
+	env_up(&c);
+	pair_make(0, 0, 16, 1, true);
+	guest_init(0, 0);
+	ck_assert_int_eq(storvsc_start(E.sc, on_start, NULL), 0);
+	pump();
+	ck_assert_int_eq(E.start_err, 0);
+	memset(io, 0, sizeof(io));
+	reads(io, pfns, 0, 64);
+	pump();
+	ck_assert_uint_eq(npile, 64);
+
+	storvsp_channel_batch_begin(E.pr[0].hch);
+	for (i = 0; i < 64; i++)
+		storvsp_request_complete(pile[i], 0);
+	storvsp_channel_batch_end(E.pr[0].hch);
+	storvsp_channel_get_stats(E.pr[0].hch, &st);
+	ck_assert_uint_gt(st.deferred, 0);
+	ck_assert_uint_gt(st.in_flight, 0);
+	hd = E.pr[0].host_doorbells;
+	/* The guest reads what fit; that frees room, which it signals. */
+	ck_assert_int_gt(storvsc_process(E.sc), 0);
+	ck_assert_uint_lt(io_calls(io, 64), 64);
+	ck_assert_uint_eq(E.pr[0].host_doorbells, hd + 1);
+	pump();
+	for (i = 0; i < 64; i++) {
+		ck_assert_int_eq(io[i].calls, 1);
+		ck_assert_int_eq(io[i].res.error, STORVSC_OK);
+	}
+	storvsp_channel_get_stats(E.pr[0].hch, &st);
+	ck_assert_uint_eq(st.in_flight, 0);
+	env_down();
+}
+END_TEST
+
 /* ---- Through client.c and server.c ---------------------------------------------------------- */
 
 #define QLEN	64
@@ -1654,6 +1804,8 @@ static Suite *storvsp_suite(void)
 
 	tc = tcase_create("backends");
 	tcase_add_test(tc, async_backend);
+	tcase_add_test(tc, batched_answers);
+	tcase_add_test(tc, batched_answers_ring_full);
 	tcase_add_test(tc, through_client_and_server);
 	suite_add_tcase(s, tc);
 	return s;

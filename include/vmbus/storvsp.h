@@ -223,6 +223,19 @@ unsigned int storvsp_channel_index(const struct storvsp_channel *ch);
  */
 int storvsp_channel_process(struct storvsp_channel *ch);
 
+/*
+ * Group the answers of a pass of storvsp_request_complete() calls on one
+ * channel: between begin and end they are written to the ring, and end
+ * makes them visible together with at most one signal. Without it a guest
+ * quick enough to empty the ring between two answers is signalled (and
+ * woken) once per answer. The guest is also asked not to signal while the
+ * batch lasts, so call storvsp_channel_process() after the outermost end
+ * (not in between): it reads what came meanwhile and lets the guest signal
+ * again. Pairs may nest; NULL is ignored.
+ */
+void storvsp_channel_batch_begin(struct storvsp_channel *ch);
+void storvsp_channel_batch_end(struct storvsp_channel *ch);
+
 /* Counters of one channel since attach. */
 struct storvsp_channel_stats {
 	uint64_t packets;		/* packets read from the guest */

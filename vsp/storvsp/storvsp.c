@@ -73,6 +73,7 @@ struct storvsp_channel {
 	unsigned int nfree;
 	unsigned int depth;
 	uint32_t unsent_head, unsent_tail;
+	unsigned int batch;		/* storvsp_channel_batch_begin() depth */
 	uint64_t *pfns;			/* scratch: one range's PFNs */
 	unsigned int pfns_max;
 	bool notify_enum, notify_remove;
@@ -765,6 +766,30 @@ int storvsp_channel_process(struct storvsp_channel *ch)
 		if (!vmbus_channel_unmask(ch->vch))
 			return n;
 	}
+}
+
+void storvsp_channel_batch_begin(struct storvsp_channel *ch)
+{
+	if (!ch || !ch->sv)
+		return;
+	if (ch->batch++)
+		return;
+	vmbus_channel_send_batch_begin(ch->vch);
+	/* The caller reads the ring after the batch anyway: the answers
+	 * are what the guest is waiting for, so its next requests may
+	 * already be there. Meanwhile it need not signal. */
+	vmbus_channel_mask(ch->vch);
+}
+
+void storvsp_channel_batch_end(struct storvsp_channel *ch)
+{
+	if (!ch || !ch->sv || !ch->batch || --ch->batch)
+		return;
+	vmbus_channel_send_batch_end(ch->vch);
+	/* Inside the batch a full ring refuses without asking the guest to
+	 * signal when room frees up; out of it, that request is made. */
+	if (ch->unsent_head != NO_REQ && !ch->failed)
+		flush_unsent(ch);
 }
 
 static int notify(struct storvsp *sv, bool remove)
