@@ -1505,6 +1505,66 @@ START_TEST(batched_answers_ring_full)
 }
 END_TEST
 
+/*
+ * storvsc sends what its completion callbacks submit in one batch: a host
+ * that reads the ring while the guest is still in storvsc_process() sees
+ * none of it yet, and the guest signals once at the end instead of once
+ * per request.
+ */
+static struct {
+	struct io io[16];
+	uint64_t pfns[16][1];
+	unsigned int next;
+	int host_saw;
+} R;
+
+static void resubmit_done(void *arg, const struct storvsc_result *res)
+{
+	struct storvsc_buf b;
+	unsigned int i = R.next++;
+	int n;
+
+	io_done(arg, res);
+	b = buf_at(R.pfns[i], DATA_PAGE + i, 0, 512);
+	ck_assert_int_eq(storvsc_read(E.sc, 0, i, 1, &b, io_done, &R.io[i]), 0);
+	/* A host on another CPU, reading as soon as a signal would come. */
+	n = storvsp_channel_process(E.pr[0].hch);
+	ck_assert_int_ge(n, 0);
+	R.host_saw += n;
+}
+
+START_TEST(storvsc_batches_sends)
+{
+	struct storvsp_config c = { .submit = pile_submit };
+	struct storvsc_buf b;
+	unsigned int i, hd;
+
+	npile = 0;
+	memset(&R, 0, sizeof(R));
+	up_and_running(&c, 0);
+	for (i = 0; i < 4; i++) {
+		b = buf_at(R.pfns[i], DATA_PAGE + i, 0, 512);
+		ck_assert_int_eq(storvsc_read(E.sc, 0, i, 1, &b, resubmit_done, &R.io[i]), 0);
+	}
+	R.next = 4;
+	pump();
+	ck_assert_uint_eq(npile, 4);
+	for (i = 0; i < 4; i++)
+		storvsp_request_complete(pile[i], 0);
+	hd = E.pr[0].host_doorbells;
+	ck_assert_int_eq(storvsc_process(E.sc), 4);
+	ck_assert_int_eq(R.host_saw, 0);
+	ck_assert_uint_eq(E.pr[0].host_doorbells, hd + 1);
+	ck_assert_int_eq(storvsp_channel_process(E.pr[0].hch), 4);
+	ck_assert_uint_eq(npile, 8);
+	for (i = 4; i < 8; i++)
+		storvsp_request_complete(pile[i], 0);
+	pump();
+	ck_assert_uint_eq(io_calls(R.io, 8), 8);
+	env_down();
+}
+END_TEST
+
 /* ---- Through client.c and server.c ---------------------------------------------------------- */
 
 #define QLEN	64
@@ -1806,6 +1866,7 @@ static Suite *storvsp_suite(void)
 	tcase_add_test(tc, async_backend);
 	tcase_add_test(tc, batched_answers);
 	tcase_add_test(tc, batched_answers_ring_full);
+	tcase_add_test(tc, storvsc_batches_sends);
 	tcase_add_test(tc, through_client_and_server);
 	suite_add_tcase(s, tc);
 	return s;

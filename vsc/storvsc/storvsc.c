@@ -1054,6 +1054,11 @@ int storvsc_process(struct storvsc *sc)
 
 	if (!sc)
 		return -EINVAL;
+	/* Requests the completion callbacks send go out together, with one
+	 * signal per channel at the end rather than one each time the host
+	 * has emptied the ring in between. */
+	for (i = 0; i < sc->nchans; i++)
+		vmbus_channel_send_batch_begin(sc->chans[i]);
 	for (i = 0; i < sc->nchans; i++) {
 		n = vmbus_channel_process(sc->chans[i], sc->rx_buf, RX_BUF_SIZE, 0,
 					  on_packet, sc);
@@ -1066,5 +1071,7 @@ int storvsc_process(struct storvsc *sc)
 		}
 		total += n;
 	}
+	for (i = 0; i < sc->nchans; i++)
+		vmbus_channel_send_batch_end(sc->chans[i]);
 	return err ? err : total;
 }
