@@ -20,6 +20,7 @@ struct guest {
 	const char *socket_path;
 	int timeout_ms;
 	int verbose;
+	unsigned int subchannels;	/* storage: subchannels to ask for */
 	struct vmbus_log log;
 	struct vmbus_link_guest *g;
 	struct vmbus_msg_offer offers[MAX_OFFERS];

@@ -47,6 +47,9 @@ static const struct vmbus_guid scsi_class = VMBUS_GUID_SCSI;
 struct dsess {
 	struct guest *gs;
 	struct vmbus_link_guest_channel *gc;
+	struct vmbus_link_guest_channel *sub[STORVSC_MAX_CHANNELS];
+	unsigned int nsub;
+	uint32_t relid;
 	struct storvsc *sc;
 	void *sc_mem;
 	uint64_t sc_gpa;
@@ -224,6 +227,13 @@ static void sess_close(struct dsess *s)
 			break;
 		vmbus_link_guest_wait(s->gs->g, 100);
 	}
+	/* Subchannels first, as Linux does; the primary's close ends the
+	 * controller's session. */
+	while (s->nsub) {
+		ret = vmbus_link_guest_channel_close(s->sub[--s->nsub], s->gs->timeout_ms);
+		if (ret && vmbus_link_guest_alive(s->gs->g))
+			guest_link_err(s->gs, "closing a SCSI subchannel", ret);
+	}
 	if (s->gc) {
 		ret = vmbus_link_guest_channel_close(s->gc, s->gs->timeout_ms);
 		if (ret && vmbus_link_guest_alive(s->gs->g))
@@ -234,6 +244,77 @@ static void sess_close(struct dsess *s)
 		vmbus_link_guest_free_pages(s->gs->g, s->sc_gpa, s->sc_pages);
 	s->sc_mem = NULL;
 	s->sc = NULL;
+}
+
+/* The offer of subchannel @index of the controller, or NULL. */
+static const struct vmbus_msg_offer *sub_offer(const struct dsess *s,
+					       const struct vmbus_msg_offer *primary,
+					       unsigned int index)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->gs->noffers; i++) {
+		const struct vmbus_msg_offer *o = &s->gs->offers[i];
+
+		if (o->sub_channel_index == index &&
+		    !memcmp(&o->if_type, &primary->if_type, sizeof(o->if_type)) &&
+		    !memcmp(&o->if_instance, &primary->if_instance, sizeof(o->if_instance)))
+			return o;
+	}
+	return NULL;
+}
+
+/*
+ * The subchannels the host agreed to: it offers them on the bus after
+ * CREATE_SUB_CHANNELS; open each as it arrives and give it to storvsc,
+ * which then spreads requests over all channels. 0, or 1 after a message.
+ */
+static int open_subchannels(struct dsess *s)
+{
+	struct vmbus_link_guest_open op = {
+		.ring_pages = SC_RING_PAGES, .max_requests = SC_MAX_REQUESTS,
+	};
+	const struct vmbus_msg_offer *primary = NULL, *o;
+	unsigned int i, want = storvsc_subchannels_created(s->sc);
+	int64_t until = now_ms() + s->gs->timeout_ms;
+	int ret;
+
+	if (s->gs->subchannels && !want)
+		guest_err("warning: the host granted no subchannels (it offers %u); "
+		    "using the primary channel alone", storvsc_host_subchannels(s->sc));
+	else if (want < s->gs->subchannels)
+		guest_err("warning: asked for %u subchannels, the host granted %u",
+		    s->gs->subchannels, want);
+	for (i = 0; i < s->gs->noffers; i++)
+		if (s->gs->offers[i].child_relid == s->relid)
+			primary = &s->gs->offers[i];
+	for (i = 1; primary && i <= want; i++) {
+		while (!(o = sub_offer(s, primary, i))) {
+			if (now_ms() > until) {
+				guest_err("subchannel %u of %u was never offered", i, want);
+				return 1;
+			}
+			ret = vmbus_link_guest_wait(s->gs->g, 100);
+			if (ret < 0) {
+				guest_link_err(s->gs, "waiting for the SCSI subchannels", ret);
+				return 1;
+			}
+			/* The primary pointer stays valid: offers only append. */
+		}
+		ret = vmbus_link_guest_channel_open(s->gs->g, o->child_relid, &op,
+						    s->gs->timeout_ms, &s->sub[s->nsub]);
+		if (ret) {
+			guest_link_err(s->gs, "opening a SCSI subchannel", ret);
+			return 1;
+		}
+		s->nsub++;
+		ret = storvsc_add_channel(s->sc, vmbus_link_guest_channel_end(s->sub[s->nsub - 1]));
+		if (ret) {
+			guest_err("cannot use SCSI subchannel %u: %s", i, strerror(-ret));
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Open the controller, start storvsc, scan the LUNs. 0, or 1 after a
@@ -261,6 +342,7 @@ static int sess_open(struct guest *gs, struct dsess *s)
 		guest_err("the host offers no SCSI controller (start vmbus-host with --disk PATH)");
 		return 1;
 	}
+	s->relid = relid;
 	s->ram = (uintptr_t)vmbus_link_guest_ptr(gs->g, 0, HV_PAGE_SIZE);
 	ret = vmbus_link_guest_channel_open(gs->g, relid, &op, gs->timeout_ms, &s->gc);
 	if (ret) {
@@ -272,6 +354,7 @@ static int sess_open(struct guest *gs, struct dsess *s)
 	cfg.log = &gs->log;
 	cfg.max_requests = SC_MAX_REQUESTS;
 	cfg.max_luns = STORVSC_MAX_LUNS;
+	cfg.subchannels = gs->subchannels;
 	cfg.virt_to_pfn = virt_to_pfn;
 	cfg.virt_ctx = s;
 	need = storvsc_mem_size(&cfg);
@@ -297,6 +380,8 @@ static int sess_open(struct guest *gs, struct dsess *s)
 		    s->start_err == -ENOTSUP ? " (no common vstor version)" : "");
 		goto fail;
 	}
+	if (open_subchannels(s))
+		goto fail;
 	return 0;
 fail:
 	sess_close(s);
@@ -520,6 +605,9 @@ static int cmd_disks(struct guest *gs, int argc, char **argv)
 	}
 	if (!n)
 		printf("(no LUNs)\n");
+	printf("controller: vstor %u.%u, %u channel%s (the primary and %u subchannel%s)\n",
+	       storvsc_version(s.sc) >> 8, storvsc_version(s.sc) & 0xff, s.nsub + 1,
+	       s.nsub ? "s" : "", s.nsub, s.nsub == 1 ? "" : "s");
 	sess_close(&s);
 	return 0;
 }

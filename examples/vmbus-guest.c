@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <vmbus/link.h>
+#include <vmbus/storvsc.h>
 
 #include "echo_dev.h"
 #include "socket_path.h"
@@ -410,6 +411,8 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  --socket PATH         the host's UNIX socket (default %s)\n"
 		"  --timeout MS          give up on a silent host after MS ms (default 5000)\n"
+		"  --subchannels N       storage: ask the SCSI controller for N subchannels\n"
+		"                        and spread the I/O over them (default 0)\n"
 		"  -v, --verbose         more log lines (twice: protocol debugging)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -446,6 +449,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			gs.timeout_ms = (int)v;
+		} else if (!strcmp(argv[i], "--subchannels") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 0);
+
+			if (*end || v < 0 || v >= (long)STORVSC_MAX_CHANNELS) {
+				guest_err("--subchannels wants 0 to %u, not '%s'",
+				    STORVSC_MAX_CHANNELS - 1, argv[i]);
+				return 2;
+			}
+			gs.subchannels = (unsigned int)v;
 		} else {
 			guest_err("unknown or incomplete option '%s' (try --help)", argv[i]);
 			return 2;

@@ -148,6 +148,20 @@ g verify 5 >verify.out 2>verify.err || fail "verify: $(cat verify.out verify.err
 grep -q "verify lun 5: 8192 blocks of 512 bytes written, flushed and read back intact" verify.out ||
 	fail "verify summary: $(cat verify.out)"
 g verify 4 2>err.out && fail "verify of a read-only disk accepted"
+
+# ---- Subchannels: the I/O spread over four channels ---------------------------------
+g --subchannels 3 disks >disks.out || fail "disks with subchannels"
+grep -q "^controller: vstor 6.2, 4 channels (the primary and 3 subchannels)" disks.out ||
+	fail "subchannel line: $(cat disks.out)"
+g --subchannels 9 disks >disks.out 2>err.out || fail "disks asking for too many subchannels"
+grep -q "asked for 9 subchannels, the host granted 3" err.out || fail "grant warning: $(cat err.out)"
+g --subchannels 3 read 0 0 "$(wc -c <expect0)" | cmp -s - expect0 ||
+	fail "read over subchannels differs"
+g --subchannels 3 verify 5 >verify.out 2>verify.err ||
+	fail "verify over subchannels: $(cat verify.err)"
+grep -q "read back intact" verify.out || fail "verify over subchannels: $(cat verify.out)"
+g --subchannels x disks 2>err.out && fail "--subchannels x accepted"
+grep -q -- "--subchannels wants 0 to 63" err.out || fail "bad --subchannels message: $(cat err.out)"
 stop_host
 
 qemu-img compare -q -f raw -F raw expect0 raw.img || fail "raw image differs from the expected one"
