@@ -48,7 +48,7 @@ const char *guest_class_name(const struct vmbus_guid *g);
 
 /* Storage commands (guest_disk.c). */
 extern const struct guest_command disks_command, read_command, write_command,
-	verify_command;
+	verify_command, watch_command;
 extern const struct guest_command nic_command, tap_command;	/* guest_nic.c */
 
 #endif

@@ -57,6 +57,7 @@ struct dsess {
 	uintptr_t ram;			/* the guest's pointer to GPA 0 */
 	bool start_done;
 	int start_err;
+	bool rescan_wanted;		/* the host said the LUNs changed */
 	int64_t idle_since;
 };
 
@@ -179,6 +180,13 @@ static uint64_t virt_to_pfn(void *ctx, const void *va)
 
 	return ((uintptr_t)va - s->ram) >> 12;
 }
+
+static void on_rescan(void *ctx)
+{
+	((struct dsess *)ctx)->rescan_wanted = true;
+}
+
+static const struct storvsc_events sess_events = { .rescan = on_rescan };
 
 static void started(void *arg, int err)
 {
@@ -355,6 +363,8 @@ static int sess_open(struct guest *gs, struct dsess *s)
 	cfg.max_requests = SC_MAX_REQUESTS;
 	cfg.max_luns = STORVSC_MAX_LUNS;
 	cfg.subchannels = gs->subchannels;
+	cfg.events = &sess_events;
+	cfg.events_ctx = s;
 	cfg.virt_to_pfn = virt_to_pfn;
 	cfg.virt_ctx = s;
 	need = storvsc_mem_size(&cfg);
@@ -575,6 +585,22 @@ static int parse_bytes(const char *cmd, const char *what, const char *s, uint64_
 
 /* ---- disks ------------------------------------------------------------------------- */
 
+/* "lun 0: 8 MiB (16384 blocks of 512 bytes), read-write, Msft Virtual Disk" */
+static void print_lun(const char *prefix, const struct storvsc_lun *l)
+{
+	char size[32];
+
+	if (!l->block_size) {
+		printf("%slun %u: device type 0x%02x, not a disk, %s %s\n", prefix, l->lun,
+		       l->device_type, l->vendor, l->product);
+		return;
+	}
+	format_size(l->blocks * l->block_size, size, sizeof(size));
+	printf("%slun %u: %s (%llu blocks of %u bytes), %s, %s %s\n", prefix, l->lun, size,
+	       (unsigned long long)l->blocks, l->block_size,
+	       l->read_only ? "read-only" : "read-write", l->vendor, l->product);
+}
+
 static int cmd_disks(struct guest *gs, int argc, char **argv)
 {
 	struct dsess s;
@@ -590,18 +616,9 @@ static int cmd_disks(struct guest *gs, int argc, char **argv)
 	n = storvsc_lun_count(s.sc);
 	for (i = 0; i < n; i++) {
 		struct storvsc_lun l;
-		char size[32];
 
 		storvsc_lun_info(s.sc, i, &l);
-		if (!l.block_size) {
-			printf("lun %u: device type 0x%02x, not a disk, %s %s\n", l.lun,
-			       l.device_type, l.vendor, l.product);
-			continue;
-		}
-		format_size(l.blocks * l.block_size, size, sizeof(size));
-		printf("lun %u: %s (%llu blocks of %u bytes), %s, %s %s\n", l.lun, size,
-		       (unsigned long long)l.blocks, l.block_size,
-		       l.read_only ? "read-only" : "read-write", l.vendor, l.product);
+		print_lun("", &l);
 	}
 	if (!n)
 		printf("(no LUNs)\n");
@@ -610,6 +627,121 @@ static int cmd_disks(struct guest *gs, int argc, char **argv)
 	       s.nsub ? "s" : "", s.nsub, s.nsub == 1 ? "" : "s");
 	sess_close(&s);
 	return 0;
+}
+
+/* ---- watch ---------------------------------------------------------------------------- */
+
+struct lun_set {
+	struct storvsc_lun l[STORVSC_MAX_LUNS];
+	unsigned int n;
+};
+
+static void lun_set_read(const struct dsess *s, struct lun_set *set)
+{
+	unsigned int i;
+
+	set->n = storvsc_lun_count(s->sc);
+	if (set->n > STORVSC_MAX_LUNS)
+		set->n = STORVSC_MAX_LUNS;
+	for (i = 0; i < set->n; i++)
+		storvsc_lun_info(s->sc, i, &set->l[i]);
+}
+
+static const struct storvsc_lun *lun_find(const struct lun_set *set, unsigned int lun)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->l[i].lun == lun)
+			return &set->l[i];
+	return NULL;
+}
+
+static void scanned(void *arg, int err)
+{
+	struct dsess *s = arg;
+
+	s->start_err = err;
+	s->start_done = true;
+}
+
+/*
+ * List the LUNs, then stay attached for SECONDS and report each change
+ * the host announces: it sends ENUMERATE_BUS, storvsc calls the rescan
+ * event, and a new REPORT LUNS scan says what came and went.
+ */
+static int cmd_watch(struct guest *gs, int argc, char **argv)
+{
+	static struct lun_set before, after;
+	struct dsess s;
+	unsigned int i;
+	char *end;
+	long secs;
+	int64_t until;
+	int ret, status = 0;
+
+	secs = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+	if (argc != 2 || *end || secs <= 0 || secs > 86400) {
+		guest_err("watch wants a number of seconds (1 to 86400)");
+		return 2;
+	}
+	if (sess_open(gs, &s))
+		return 1;
+	lun_set_read(&s, &before);
+	for (i = 0; i < before.n; i++)
+		print_lun("", &before.l[i]);
+	printf("watching for %ld s\n", secs);
+	fflush(stdout);
+	until = now_ms() + secs * 1000;
+	while (now_ms() < until) {
+		if (s.rescan_wanted) {
+			s.rescan_wanted = false;
+			s.start_done = false;
+			ret = storvsc_rescan(s.sc, scanned, &s);
+			if (ret == -EBUSY) {
+				s.rescan_wanted = true;	/* after the scan running now */
+			} else if (ret) {
+				guest_err("rescan: %s", strerror(-ret));
+				status = 1;
+				break;
+			} else {
+				s.idle_since = now_ms();
+				while (!s.start_done)
+					if (sess_pump(&s, "rescanning the LUNs")) {
+						status = 1;
+						goto out;
+					}
+				if (s.start_err) {
+					guest_err("rescan failed: %s", strerror(-s.start_err));
+					status = 1;
+					break;
+				}
+				lun_set_read(&s, &after);
+				for (i = 0; i < after.n; i++)
+					if (!lun_find(&before, after.l[i].lun))
+						print_lun("added: ", &after.l[i]);
+				for (i = 0; i < before.n; i++)
+					if (!lun_find(&after, before.l[i].lun))
+						printf("removed: lun %u\n", before.l[i].lun);
+				fflush(stdout);
+				before = after;
+			}
+		}
+		if (storvsc_process(s.sc) < 0) {
+			guest_err("watch: the SCSI channel failed");
+			status = 1;
+			break;
+		}
+		ret = vmbus_link_guest_wait(gs->g, 100);
+		if (ret < 0) {
+			guest_link_err(gs, "watching", ret);
+			status = 1;
+			break;
+		}
+	}
+out:
+	sess_close(&s);
+	return status;
 }
 
 /* ---- read ---------------------------------------------------------------------------- */
@@ -1059,6 +1191,12 @@ out:
 const struct guest_command disks_command = {
 	"disks", "", "list the SCSI controller's LUNs: size, block size, read-only,\n"
 	"\t\t\tvendor and product", cmd_disks
+};
+
+const struct guest_command watch_command = {
+	"watch", "SECONDS",
+	"list the LUNs, then print each LUN the host adds or removes\n"
+	"\t\t\t(vmbus-host --disk-control) for SECONDS", cmd_watch
 };
 
 const struct guest_command read_command = {

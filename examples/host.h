@@ -61,7 +61,7 @@ void host_err(const char *fmt, ...);
 
 /* The kinds in their own files. */
 extern const struct dev_kind echo_kind;
-extern const struct dev_kind disk_kind;
+extern const struct dev_kind disk_kind, disk_control_kind;
 extern const struct dev_kind nic_kind, nic_capture_kind, nic_queues_kind;
 
 #endif

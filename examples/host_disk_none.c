@@ -28,3 +28,20 @@ const struct dev_kind disk_kind = {
 	.add = disk_add,
 	.free = disk_free,
 };
+
+static int control_add(struct host *h, const char *arg, void **dev)
+{
+	(void)h;
+	(void)dev;
+	host_err("--disk-control %s: this vmbus-host was built without liburing, which disks need",
+	    arg);
+	return -ENOTSUP;
+}
+
+const struct dev_kind disk_control_kind = {
+	.option = "--disk-control",
+	.arg = "SOCKET",
+	.help = "(not available: built without liburing)",
+	.add = control_add,
+	.free = disk_free,
+};

@@ -392,6 +392,7 @@ static const struct guest_command *const commands[] = {
 	&read_command,
 	&write_command,
 	&verify_command,
+	&watch_command,
 	&nic_command, &tap_command,
 	/* Storage and network commands plug in here. */
 };

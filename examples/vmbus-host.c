@@ -85,7 +85,7 @@ const struct dev_kind echo_kind = {
 
 static const struct dev_kind *const kinds[] = {
 	&echo_kind,
-	&disk_kind,
+	&disk_kind, &disk_control_kind,
 	&nic_kind, &nic_capture_kind, &nic_queues_kind,
 	/* Storage (--disk PATH[,ro]) and network (--nic SPEC) devices plug
 	 * in here, with pollfds/poll hooks for their own descriptors. */

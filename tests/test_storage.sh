@@ -4,12 +4,14 @@
 # --disk and read by vmbus-guest; what the guest writes is compared by
 # qemu-img against images built independently; a fixed VHD keeps a valid
 # footer; read-only disks refuse writes; and a host killed with SIGKILL
-# leaves every completed and flushed write in its image.
-# Usage: test_storage.sh PATH/TO/vmbus-host PATH/TO/vmbus-guest
+# leaves every completed and flushed write in its image; disks added and
+# removed through vmbus-host --disk-control reach a watching guest.
+# Usage: test_storage.sh PATH/TO/vmbus-host PATH/TO/vmbus-guest PATH/TO/vmbus-ctl
 set -u
 # Absolute paths: the script works inside its own temporary directory.
 host=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 guest=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+ctl=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 for tool in qemu-img qemu-io cmp dd head tail; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "SKIP: $tool not found (qemu-img and qemu-io come with qemu-utils)"
@@ -19,8 +21,10 @@ done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vmbus-storage.XXXXXX")
 sock=$dir/sock
 hostpid=
+watchpid=
 fail() {
 	echo "FAIL: $*" >&2
+	[ -n "$watchpid" ] && kill "$watchpid" 2>/dev/null
 	[ -f "$dir/host.log" ] && sed 's/^/  host: /' "$dir/host.log" >&2
 	[ -n "$hostpid" ] && kill -KILL "$hostpid" 2>/dev/null
 	rm -rf "$dir"
@@ -190,6 +194,57 @@ for off in 0 65536 1000000 4194304 8126464; do
 		fail "write $n at $off lost after SIGKILL"
 	n=$((n + 1))
 done
+
+# ---- Hot add and remove while the guest watches ------------------------------
+qemu-img create -q -f raw hot.img 2M || fail "qemu-img hot"
+start_host --disk crash.img --disk-control "$dir/ctl"
+# Not through g(): $! must be the guest itself, to stop it below.
+"$guest" --socket "$sock" --timeout 10000 watch 20 >watch.out 2>watch.err &
+watchpid=$!
+# wait_for FILE TEXT: up to 10 s for TEXT to show in FILE.
+wait_for() {
+	i=0
+	until grep -q "$2" "$1"; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && fail "never saw '$2' in $1: $(cat "$1" watch.err)"
+		sleep 0.05
+	done
+}
+wait_for watch.out "^watching for 20 s"
+grep -q "^lun 0: 8 MiB" watch.out || fail "watch's first list: $(cat watch.out)"
+"$ctl" "$dir/ctl" add hot.img,ro >ctl.out || fail "ctl add: $(cat ctl.out)"
+grep -qx "ok lun 1" ctl.out || fail "ctl add answer: $(cat ctl.out)"
+wait_for watch.out "^added: lun 1: 2 MiB (4096 blocks of 512 bytes), read-only"
+"$ctl" "$dir/ctl" list >ctl.out || fail "ctl list"
+grep -qx "lun 1: hot.img, raw, read-only" ctl.out || fail "ctl list: $(cat ctl.out)"
+"$ctl" "$dir/ctl" remove 1 >ctl.out || fail "ctl remove: $(cat ctl.out)"
+wait_for watch.out "^removed: lun 1"
+"$ctl" "$dir/ctl" remove 1 >ctl.out && fail "removing LUN 1 twice accepted"
+grep -qx "error: there is no LUN 1" ctl.out || fail "ctl remove twice: $(cat ctl.out)"
+"$ctl" "$dir/ctl" add missing.img >ctl.out && fail "adding a missing image accepted"
+grep -q "^error: missing.img: " ctl.out || fail "ctl add missing: $(cat ctl.out)"
+"$ctl" "$dir/ctl" frobnicate >ctl.out && fail "unknown command accepted"
+"$ctl" "$dir/nosuch" list 2>ctl.err && fail "ctl reached a missing socket"
+grep -q "cannot reach" ctl.err || fail "ctl missing socket: $(cat ctl.err)"
+# A disk added back lands on LUN 1 again, and the next guest uses both.
+"$ctl" "$dir/ctl" add hot.img >ctl.out || fail "ctl add again: $(cat ctl.out)"
+grep -qx "ok lun 1" ctl.out || fail "ctl add again answer: $(cat ctl.out)"
+wait_for watch.out "^added: lun 1: 2 MiB (4096 blocks of 512 bytes), read-write"
+kill "$watchpid" 2>/dev/null
+wait "$watchpid" 2>/dev/null
+watchpid=
+# The host notices the guest left on its next look; give it that moment.
+i=0
+until g read 0 0 65536 >hot.read 2>hot.err; do
+	i=$((i + 1))
+	grep -q "serving another guest" hot.err && [ $i -lt 40 ] || fail "read after hot add: $(cat hot.err)"
+	sleep 0.05
+done
+cmp -s hot.read chunk.0 || fail "LUN 0 reads differently after hot add and remove"
+printf 'hot' | g write 1 100 >/dev/null || fail "write to the hot-added disk"
+slice hot.img 100 3 | grep -q '^hot$' || fail "hot-added disk did not get the write"
+stop_host
+[ -e "$dir/ctl" ] && fail "the control socket was left behind"
 
 rm -rf "$dir"
 echo "storage: ok"
