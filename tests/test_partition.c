@@ -1885,6 +1885,20 @@ START_TEST(emu_tap_ping)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		      "ping failed (wait status 0x%x)", st);
 	st = reap(runner, 30);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		/* The guest's own words say why. */
+		f = fopen(console, "r");
+		if (f) {
+			text = calloc(1, 65536);
+			if (text) {
+				n = fread(text, 1, 65535, f);
+				printf("guest console:\n%s\n", text + (n > 4096 ? n - 4096 : 0));
+				free(text);
+			}
+			fclose(f);
+		}
+		fflush(stdout);
+	}
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		      "runner ended with wait status 0x%x", st);
 
