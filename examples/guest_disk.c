@@ -25,6 +25,7 @@
 #include <vmbus/proto/tlfs.h>
 #include <vmbus/storvsc.h>
 
+#include "format_size.h"
 #include "guest.h"
 
 /* Requests in flight on the channel at most. */
@@ -74,19 +75,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "64 MiB", "2 GiB", "1000 bytes". */
-static void format_size(uint64_t n, char *buf, size_t len)
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
-	unsigned int u = 0;
-
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && n && !(n & 1023)) {
-		n >>= 10;
-		u++;
-	}
-	snprintf(buf, len, "%llu %s", (unsigned long long)n, units[u]);
 }
 
 /* ---- Errors in words ------------------------------------------------------------- */

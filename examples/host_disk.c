@@ -36,6 +36,7 @@
 #include <vmbus/storvsp.h>
 #include <vmbus/storvsp_disk.h>
 
+#include "format_size.h"
 #include "host.h"
 #include "ioq.h"
 
@@ -114,19 +115,6 @@ static const char *captured_reason(const struct disk_ctl *c)
 			return colon + 2;
 	}
 	return p;
-}
-
-/* "64 MiB", "2 GiB", "1536 KiB", "1000 bytes". */
-static void format_size(uint64_t n, char *buf, size_t len)
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
-	unsigned int u = 0;
-
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && n && !(n & 1023)) {
-		n >>= 10;
-		u++;
-	}
-	snprintf(buf, len, "%llu %s", (unsigned long long)n, units[u]);
 }
 
 /* ---- I/O path ------------------------------------------------------------------- */
