@@ -195,10 +195,13 @@ unsigned int storvsc_subchannels_created(const struct storvsc *sc);
 int storvsc_add_channel(struct storvsc *sc, struct vmbus_channel *ch);
 
 /*
- * Drain every channel and fire the callbacks of what arrived. Returns the
- * packets handled, or a negative errno from a channel whose receive ring
- * is corrupt or holds a packet too large to be a vstor packet (that
- * channel is then unusable).
+ * Drain every channel and fire the callbacks of what arrived. Requests the
+ * callbacks send are published when it returns, with at most one signal
+ * per channel; inside it a full ring gives them -EAGAIN (retry after it
+ * returned: the requests already sent will complete). Returns the packets
+ * handled, or a negative errno from a channel whose receive ring is
+ * corrupt or holds a packet too large to be a vstor packet (that channel
+ * is then unusable).
  */
 int storvsc_process(struct storvsc *sc);
 
