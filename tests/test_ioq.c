@@ -14,6 +14,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,6 +407,56 @@ START_TEST(deeper_than_ring)
 }
 END_TEST
 
+/* The ring's fd turns readable within ms milliseconds: completions wait. */
+static bool ring_readable(struct storvsp_ioq *q, int ms)
+{
+	struct pollfd p = { .fd = storvsp_ioq_fd(q), .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&p, 1, ms);
+	while (n < 0 && errno == EINTR);
+	ck_assert_int_ge(n, 0);
+	return n == 1;
+}
+
+/* Queued requests go to the kernel in groups of eight without waiting for
+ * a run; fewer wait for it. */
+START_TEST(submits_in_groups)
+{
+	const char *p = make_raw("group.img", 1 << 20);
+	struct storvsp_disk *d = open_disk(p);
+	struct storvsp_ioq *q = new_queue(32, -1, NULL, NULL);
+	static struct comp c[11];
+	static uint8_t mem[11][512];
+	unsigned int i, k;
+
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < 11; i++) {
+		struct iovec v = { mem[i], 512 };
+
+		if (i == 7)
+			ck_assert(!ring_readable(q, 100));
+		ck_assert_int_eq(storvsp_ioq_submit(q, d, STORVSP_IO_READ, (uint64_t)i * 4096,
+						    512, &v, 1, false, on_done, &c[i]), 0);
+	}
+	/* The first eight are in the kernel and complete with no run... */
+	ck_assert(ring_readable(q, 5000));
+	for (i = 0; i < 11; i++)
+		ck_assert_uint_eq(c[i].calls, 0);
+	/* ...and the run delivers them and sends the other three. */
+	run_until(q, c, 11);
+	for (i = 0; i < 11; i++) {
+		ck_assert_int_eq(c[i].res, 0);
+		ck_assert_uint_eq(c[i].calls, 1);
+		for (k = 0; k < 512; k++)
+			ck_assert_uint_eq(mem[i][k], seed_byte(i * 4096 + k));
+	}
+	storvsp_ioq_free(q);
+	storvsp_disk_close(d);
+}
+END_TEST
+
 /* ---- Doorbell --------------------------------------------------------------- */
 
 struct bell {
@@ -761,6 +812,7 @@ static Suite *ioq_suite(void)
 	tcase_add_test(tc, direct_and_buffered_paths);
 	tcase_add_test(tc, fua_flush_discard);
 	tcase_add_test(tc, deeper_than_ring);
+	tcase_add_test(tc, submits_in_groups);
 	tcase_add_test(tc, doorbell_wakes_loop);
 	tcase_add_test(tc, vhdi_worker);
 	tcase_add_test(tc, errors_reach_callback);

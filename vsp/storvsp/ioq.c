@@ -26,6 +26,19 @@
 
 #define IOQ_MAX_DEPTH		4096u
 
+/*
+ * Requests are handed to the kernel in groups of this many as they are
+ * queued, the rest at the next run. A guest answered in one batch sends
+ * its next requests in one batch too, and submitting all of them in one
+ * io_uring_enter at the end of the pass leaves the disk idle while the
+ * whole batch is parsed and prepared (about 2 us per 4 KiB read where
+ * this was measured, ~30 requests per pass at queue depth 32). Groups of
+ * 4 or 8 let the disk start on the first ones meanwhile: bench-storage's
+ * 4K QD32 ratio went from 0.84 to 0.94-0.95. Smaller groups ring the
+ * disk's doorbell too often: 0.68 with 2, 0.48 with 1.
+ */
+#define IOQ_SUBMIT_BATCH	8u
+
 /* user_data of the two polls; requests use their (aligned) address. */
 #define TAG_DOORBELL		1u
 #define TAG_ASYNC		2u
@@ -217,6 +230,9 @@ static bool issue(struct storvsp_ioq *q, struct ioq_req *r)
 			q->st.buffered++;
 	}
 	q->in_kernel++;
+	/* A failure leaves the SQEs queued for the next run to retry. */
+	if (io_uring_sq_ready(&q->ring) >= IOQ_SUBMIT_BATCH)
+		io_uring_submit(&q->ring);
 	return true;
 }
 

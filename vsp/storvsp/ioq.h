@@ -91,7 +91,10 @@ void storvsp_ioq_free(struct storvsp_ioq *q);
  * for READ and WRITE; the array is copied (trimmed to len), the memory it
  * points at must stay valid until the callback. offset and len must be
  * multiples of the disk's block size and len non-zero for READ, WRITE and
- * DISCARD. Nothing reaches the kernel until the next storvsp_ioq_run().
+ * DISCARD. The request reaches the kernel at the next storvsp_ioq_run(),
+ * or at once when it completes a group of several queued since (the disk
+ * then starts on them while the caller queues the rest). Either way its
+ * callback runs only from storvsp_ioq_run() or storvsp_ioq_free().
  * Returns 0 when accepted (done will be called with cookie), or a negative
  * errno and done is never called: -EINVAL (bad arguments, too many
  * iovecs), -EIO (a range past the guest-visible size: never issued),
