@@ -171,6 +171,15 @@ stop_host
 qemu-img compare -q -f raw -F raw expect0 raw.img || fail "raw image differs from the expected one"
 qemu-img compare -q -f raw -F vpc expect1 fixed.vhd || fail "fixed VHD differs from the expected one"
 qemu-img info -f vpc fixed.vhd >/dev/null || fail "fixed VHD no longer valid"
+# qemu-img 7.2 has no consistency check for vpc (exit 63, "does not
+# support checks"); where a later one has, it must accept the image.
+qemu-img check -q -f vpc fixed.vhd >check.out 2>&1
+rc=$?
+if [ $rc -eq 63 ] && grep -q "does not support checks" check.out; then
+	echo "note: this qemu-img cannot check VHD; footer and size compared instead"
+elif [ $rc -ne 0 ]; then
+	fail "qemu-img check rejects the fixed VHD: $(cat check.out)"
+fi
 tail -c 512 fixed.vhd | cmp -s - footer.before || fail "fixed VHD footer changed"
 [ "$(wc -c <fixed.vhd)" -eq $((size1 + 512)) ] || fail "fixed VHD changed size"
 cmp -s ro.img ro.orig || fail "read-only image was modified"
