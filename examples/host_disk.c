@@ -137,9 +137,9 @@ static int submit_io(void *ctx, struct storvsp_request *req,
 	idx = storvsp_channel_index(ch);
 	if (idx >= DISK_CHANNELS)
 		return -EINVAL;
-	/* Reaches the kernel when the poll hook runs the queue, after the
-	 * link has handed storvsp every packet that is waiting: one
-	 * io_uring_enter for the whole batch. */
+	/* The queue hands the kernel a group of eight as soon as it has
+	 * one, and the rest when the poll hook runs it, after the link
+	 * has handed storvsp every packet that is waiting. */
 	return storvsp_ioq_submit_plan(c->q[idx], c->lun[plan->lun], plan, iov,
 				       iovcnt, io_done, req);
 }
