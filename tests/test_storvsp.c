@@ -363,17 +363,24 @@ static void guest_init(unsigned int subchannels, uint16_t max_version)
 	ck_assert_int_eq(storvsc_init(ram[SC_MEM_PAGE], 8 * HV_PAGE_SIZE, &c, &E.sc), 0);
 }
 
-/* Host with one channel, guest started and scanned. */
-static void up_and_running(const struct storvsp_config *over, unsigned int subch)
+/* Host with one channel whose host-to-guest ring has h2g pages, guest
+ * started and scanned. */
+static void up_with_ring(const struct storvsp_config *over, unsigned int subch,
+			 unsigned int h2g)
 {
 	env_up(over);
-	pair_make(0, 0, 16, 16, true);
+	pair_make(0, 0, 16, h2g, true);
 	guest_init(subch, 0);
 	ck_assert_int_eq(storvsc_start(E.sc, on_start, NULL), 0);
 	pump();
 	ck_assert_int_eq(E.start_calls, 1);
 	ck_assert_int_eq(E.start_err, 0);
 	ck_assert(storvsc_ready(E.sc));
+}
+
+static void up_and_running(const struct storvsp_config *over, unsigned int subch)
+{
+	up_with_ring(over, subch, 16);
 }
 
 /* ---- Block I/O helpers ------------------------------------------------------------------ */
@@ -708,12 +715,7 @@ START_TEST(completions_wait_for_ring_space)
 	struct storvsc_buf b;
 	unsigned int i;
 
-	env_up(NULL);
-	pair_make(0, 0, 16, 1, true);
-	guest_init(0, 0);
-	ck_assert_int_eq(storvsc_start(E.sc, on_start, NULL), 0);
-	pump();
-	ck_assert_int_eq(E.start_err, 0);
+	up_with_ring(NULL, 0, 1);
 	memset(io, 0, sizeof(io));
 	for (i = 0; i < 64; i++) {
 		b = buf_at(pfns[i], DATA_PAGE + i, 0, 512);
@@ -1471,12 +1473,7 @@ START_TEST(batched_answers_ring_full)
 	unsigned int i, hd;
 
 	npile = 0;
-	env_up(&c);
-	pair_make(0, 0, 16, 1, true);
-	guest_init(0, 0);
-	ck_assert_int_eq(storvsc_start(E.sc, on_start, NULL), 0);
-	pump();
-	ck_assert_int_eq(E.start_err, 0);
+	up_with_ring(&c, 0, 1);
 	memset(io, 0, sizeof(io));
 	reads(io, pfns, 0, 64);
 	pump();
