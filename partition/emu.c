@@ -127,7 +127,6 @@ struct emu_vm {
 	bool in_emu;
 	bool deliver_now;		/* a hook asks the loop to deliver */
 	int kicked;			/* atomic: look at the state (hook_block()) */
-	uint64_t shadow_rip;		/* VP thread: the block there runs before a stop */
 	struct emu_lapic apic;
 
 	pthread_mutex_t stop_lock;
@@ -238,13 +237,10 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
 	struct emu_vm *vm = ud;
 
+	(void)addr;
 	(void)size;
 	if (!__atomic_load_n(&vm->kicked, __ATOMIC_ACQUIRE))
 		return;
-	if (addr == vm->shadow_rip && !stopping(vm)) {
-		vm->shadow_rip = 0;	/* the instruction after an STI */
-		return;
-	}
 	if (stopping(vm) || (reg(vm, UC_X86_REG_RFLAGS) & RFLAGS_IF))
 		uc_emu_stop(uc);
 }
@@ -465,16 +461,18 @@ static void timer_check(struct emu_vm *vm, uint64_t now)
 
 /*
  * Between two runs of the emulator: deliver the highest pending vector if
- * the guest has IF set. STI holds interrupts off for one more instruction
- * (the "sti; hlt" idiom relies on it). After "sti; hlt" the HLT is
- * stepped over: the interrupt ends the halt and returns past it. After an
- * STI and anything else the guest runs on, and the emulator stops at the
- * next block (shadow_rip lets the first one through).
+ * the guest has IF set. STI holds interrupts off for one more instruction,
+ * and the "sti; hlt" idiom relies on it: there the HLT is stepped over and
+ * the interrupt returns past it, ending the halt. After an STI and
+ * anything else the interrupt comes one instruction early, before that
+ * instruction rather than after it: sooner than on hardware, never later,
+ * so a one-instruction window such as "sti; nop; cli" still takes it.
  *
- * Neither runs an instruction with uc_emu_start()'s count: with Unicorn
- * 2.0.1, the start after a counted one does not leave at the guest's next
- * HLT but spins there (for 0.1 s to seconds, or until stopped), and the
- * TAP ping test lost replies whenever a kick took that path.
+ * The shadow instruction is not run with uc_emu_start()'s count: with
+ * Unicorn 2.0.1, the start after a counted one does not leave at the
+ * guest's next HLT but spins there (for 0.1 s to seconds, or until
+ * stopped), and the TAP ping test lost replies whenever a kick took that
+ * path.
  */
 static void deliver_pending(struct emu_vm *vm)
 {
@@ -490,14 +488,9 @@ static void deliver_pending(struct emu_vm *vm)
 		return;
 	}
 	pthread_mutex_unlock(&vm->irq_lock);
-	if (rip && rip - 1 < vm->ram_size && vm->ram[rip - 1] == OP_STI) {
-		if (rip >= vm->ram_size || vm->ram[rip] != OP_HLT) {
-			vm->shadow_rip = rip;
-			__atomic_store_n(&vm->kicked, 1, __ATOMIC_RELEASE);
-			return;
-		}
+	if (rip && rip - 1 < vm->ram_size && vm->ram[rip - 1] == OP_STI &&
+	    rip < vm->ram_size && vm->ram[rip] == OP_HLT)
 		set_reg(vm, UC_X86_REG_RIP, ++rip);
-	}
 	pthread_mutex_lock(&vm->irq_lock);
 	vector = irr_take(vm);
 	pthread_mutex_unlock(&vm->irq_lock);
